@@ -1,0 +1,454 @@
+import type { CallContext } from '../common/call-context';
+import type { Clock } from '../common/clock';
+import { CircuitOpenError } from '../common/errors/circuit-open.error';
+import type { CircuitState, StateChangeReason } from '../common/events';
+import { Policy, PolicyTime, rootContext, Work } from '../common/policy';
+import { Scheduler, timeSourceFrom } from '../common/scheduler';
+import { invalid } from '../common/validate';
+import {
+  CircuitBreakerOptions,
+  isRateMode,
+  ResolvedCircuitBreakerOptions,
+  resolveCircuitBreakerOptions,
+} from './circuit-breaker.options';
+import { CountWindow } from './windows/count-window';
+import type { SlidingWindow } from './windows/sliding-window';
+import { TimeWindow } from './windows/time-window';
+
+/** Plain-JSON figures of one circuit breaker (API §4 `circuitBreakers[name]`). @publicApi */
+export interface CircuitBreakerStats {
+  state: CircuitState;
+  /** Current consecutive failures (closed: towards `failureThreshold`). */
+  failureCount: number;
+  /** Current consecutive successful trial calls (half-open: towards `successThreshold`). */
+  successCount: number;
+  /** `successfulCalls + failedCalls + rejectedCalls`. */
+  totalCalls: number;
+  successfulCalls: number;
+  failedCalls: number;
+  rejectedCalls: number;
+  /** Completed calls that lasted `slowCallDuration` ms or longer. */
+  slowCalls: number;
+  /** Percentage (0-100) of failed calls in the current sliding window; 0 when it is empty. */
+  failureRate: number;
+  /** Percentage (0-100) of slow calls in the current sliding window; 0 when it is empty. */
+  slowCallRate: number;
+  /** Epoch ms of the last state change (creation time if none). */
+  stateChangedAt: number;
+  /** The last error that counted as a failure. */
+  lastError?: { name: string; message: string };
+}
+
+/**
+ * Serializable state of a breaker, as a `CircuitStateStore` keeps it. `openedAt` is the
+ * epoch ms the breaker last opened (0 if never); an `'open'` snapshot whose
+ * `openedAt + resetTimeout` has passed restores as half-open.
+ * @publicApi
+ */
+export interface CircuitSnapshot {
+  state: CircuitState;
+  openedAt: number;
+  failureCount: number;
+  successCount: number;
+  stateChangedAt: number;
+}
+
+const STATES: readonly CircuitState[] = ['closed', 'open', 'half-open'];
+
+/**
+ * A circuit breaker without any framework (API §2, §4).
+ *
+ * - Closed: calls run. Consecutive mode (default) opens after `failureThreshold`
+ *   consecutive failures; rate mode (a rate threshold is set) opens when the sliding window
+ *   holds at least `minimumCalls` calls and a rate reaches its threshold.
+ * - Open: calls are rejected at once with `CircuitOpenError`. After `resetTimeout` ms the
+ *   breaker is half-open: `state` computes it from the clock, and a timer emits the
+ *   `'state-change'` event on time.
+ * - Half-open: up to `halfOpenMaxCalls` trial calls run at a time; `successThreshold`
+ *   consecutive successes close the breaker, any failure opens it again.
+ *
+ * Outcomes of calls that were admitted in an earlier state (a slow call that ends after the
+ * breaker opened, a trial that ends after another trial closed it) still count in the
+ * call totals, but no longer move the state machine.
+ * @publicApi
+ */
+export class CircuitBreakerPolicy extends Policy {
+  override readonly kind = 'circuitBreaker' as const;
+  readonly options: ResolvedCircuitBreakerOptions;
+
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
+  private readonly rateMode: boolean;
+  private readonly window: SlidingWindow;
+
+  /** The stored state; 'open' may already have lapsed into half-open (see `settle`). */
+  private current: CircuitState = 'closed';
+  /** Bumped on every transition: outcomes of calls admitted under an older one are stale. */
+  private generation = 0;
+  private openedAt = 0;
+  private stateChangedAt: number;
+  private failureCount = 0;
+  private successCount = 0;
+  private trialsInFlight = 0;
+  private timer: unknown = undefined;
+  private disposed = false;
+
+  private successfulCalls = 0;
+  private failedCalls = 0;
+  private rejectedCalls = 0;
+  private slowCalls = 0;
+  private lastError?: { name: string; message: string };
+
+  constructor(name: string, options?: Partial<CircuitBreakerOptions>, time?: PolicyTime) {
+    super(name);
+    this.options = resolveCircuitBreakerOptions(name, options);
+    const source = timeSourceFrom(time?.clock, time?.scheduler);
+    this.clock = source.clock;
+    this.scheduler = source.scheduler;
+    this.rateMode = isRateMode(this.options);
+    const { type, size } = this.options.slidingWindow;
+    this.window = type === 'count' ? new CountWindow(size) : new TimeWindow(size);
+    this.stateChangedAt = this.clock.now();
+  }
+
+  /** `'closed'`, `'open'` or `'half-open'`; an open breaker reads half-open once `resetTimeout` has passed. */
+  get state(): CircuitState {
+    if (this.current === 'open') this.settle(this.clock.now());
+    return this.current;
+  }
+
+  /** Ms until an open breaker turns half-open; 0 in any other state. */
+  get retryAfter(): number {
+    if (this.current !== 'open') return 0;
+    const now = this.clock.now();
+    this.settle(now);
+    return this.current === 'open' ? this.remaining(now) : 0;
+  }
+
+  run<T>(fn: Work<T>, context: CallContext | undefined): Promise<T> {
+    const start = this.clock.now();
+    let trial = false;
+    if (this.current !== 'closed') {
+      if (this.current === 'open') {
+        this.settle(start);
+        if (this.current === 'open') return this.reject(start, this.remaining(start));
+      }
+      const max = this.options.halfOpenMaxCalls;
+      if (this.trialsInFlight >= max) return this.reject(start, 0, max);
+      this.trialsInFlight++;
+      trial = true;
+    }
+    const generation = this.generation;
+
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(rootContext(context));
+    } catch (error) {
+      this.onFailure(error, start, generation, trial);
+      return Promise.reject(error);
+    }
+    if (result instanceof Promise || isThenable(result)) {
+      return Promise.resolve(result).then(
+        (value) => {
+          this.onSuccess(start, generation, trial);
+          return value;
+        },
+        (error: unknown) => {
+          this.onFailure(error, start, generation, trial);
+          throw error;
+        },
+      );
+    }
+    this.onSuccess(start, generation, trial);
+    return Promise.resolve(result);
+  }
+
+  /** Forces the breaker open now (reason `'manual'`); it turns half-open after `resetTimeout`. An open breaker's timeout restarts. */
+  open(): void {
+    const now = this.clock.now();
+    this.settle(now);
+    if (this.current === 'open') {
+      this.openedAt = now;
+      this.armTimer(this.options.resetTimeout);
+      return;
+    }
+    this.transition('open', 'manual', now);
+  }
+
+  /** Resets the breaker to closed (reason `'manual'`), clearing its consecutive counts and window. */
+  close(): void {
+    const now = this.clock.now();
+    this.settle(now);
+    if (this.current === 'closed') {
+      this.failureCount = 0;
+      this.successCount = 0;
+      this.window.reset();
+      return;
+    }
+    this.transition('closed', 'manual', now);
+  }
+
+  stats(): CircuitBreakerStats {
+    const now = this.clock.now();
+    this.settle(now);
+    const window = this.window;
+    window.evict(now);
+    const calls = window.calls;
+    const stats: CircuitBreakerStats = {
+      state: this.current,
+      failureCount: this.failureCount,
+      successCount: this.successCount,
+      totalCalls: this.successfulCalls + this.failedCalls + this.rejectedCalls,
+      successfulCalls: this.successfulCalls,
+      failedCalls: this.failedCalls,
+      rejectedCalls: this.rejectedCalls,
+      slowCalls: this.slowCalls,
+      failureRate: calls === 0 ? 0 : (window.failures / calls) * 100,
+      slowCallRate: calls === 0 ? 0 : (window.slow / calls) * 100,
+      stateChangedAt: this.stateChangedAt,
+    };
+    if (this.lastError) stats.lastError = { ...this.lastError };
+    return stats;
+  }
+
+  /** The state a `CircuitStateStore` persists: plain, serializable. */
+  snapshot(): CircuitSnapshot {
+    this.settle(this.clock.now());
+    return {
+      state: this.current,
+      openedAt: this.openedAt,
+      failureCount: this.failureCount,
+      successCount: this.successCount,
+      stateChangedAt: this.stateChangedAt,
+    };
+  }
+
+  /**
+   * Adopts a snapshot (from a state store). A change of state emits one `'state-change'`
+   * with reason `'shared-state'`; restoring the state the breaker is already in emits
+   * nothing. An open snapshot re-arms the half-open timer for the time that is left.
+   * Throws `ResilienceConfigError` for a malformed snapshot.
+   */
+  restore(snapshot: CircuitSnapshot): void {
+    this.checkSnapshot(snapshot);
+    const now = this.clock.now();
+    this.settle(now);
+    const from = this.current;
+    let to = snapshot.state;
+    let changedAt = snapshot.stateChangedAt;
+    let failureCount = snapshot.failureCount;
+    let successCount = snapshot.successCount;
+    const halfOpenAt = snapshot.openedAt + this.options.resetTimeout;
+    if (to === 'open' && now >= halfOpenAt) {
+      to = 'half-open';
+      changedAt = halfOpenAt;
+      failureCount = 0;
+      successCount = 0;
+    }
+    this.openedAt = snapshot.openedAt;
+    this.stateChangedAt = changedAt;
+    this.failureCount = failureCount;
+    this.successCount = successCount;
+    if (to === 'open') this.armTimer(halfOpenAt - now);
+    else this.clearTimer();
+    if (to === from) return;
+    this.current = to;
+    this.generation++;
+    this.trialsInFlight = 0;
+    if (to === 'closed') this.window.reset();
+    this.emitStateChange(from, to, 'shared-state', now);
+  }
+
+  /** Clears the half-open timer; the breaker keeps working, `state` still turns half-open on time. */
+  override dispose(): void {
+    this.disposed = true;
+    this.clearTimer();
+  }
+
+  private onSuccess(start: number, generation: number, trial: boolean): void {
+    const now = this.clock.now();
+    const slow = now - start >= this.options.slowCallDuration;
+    this.successfulCalls++;
+    if (slow) this.slowCalls++;
+    if (generation !== this.generation) return;
+    this.window.record(now, false, slow);
+    if (trial) {
+      this.trialsInFlight--;
+      if (++this.successCount >= this.options.successThreshold) {
+        this.transition('closed', 'half-open-success', now);
+      }
+      return;
+    }
+    this.failureCount = 0;
+    if (this.rateMode) this.checkRates(now);
+  }
+
+  private onFailure(error: unknown, start: number, generation: number, trial: boolean): void {
+    if (!this.isFailure(error)) {
+      this.onSuccess(start, generation, trial);
+      return;
+    }
+    const now = this.clock.now();
+    const slow = now - start >= this.options.slowCallDuration;
+    this.failedCalls++;
+    if (slow) this.slowCalls++;
+    this.lastError = describeError(error);
+    if (generation !== this.generation) return;
+    this.window.record(now, true, slow);
+    this.failureCount++;
+    if (trial) {
+      this.trialsInFlight--;
+      this.transition('open', 'half-open-failure', now);
+    } else if (this.rateMode) {
+      this.checkRates(now);
+    } else if (this.failureCount >= this.options.failureThreshold) {
+      this.transition('open', 'failure-threshold', now);
+    }
+  }
+
+  private isFailure(error: unknown): boolean {
+    const isFailure = this.options.isFailure;
+    if (!isFailure) return true;
+    try {
+      return Boolean(isFailure(error));
+    } catch {
+      return true;
+    }
+  }
+
+  /** Rate mode, closed: opens when the window holds enough calls and a rate reaches its threshold. */
+  private checkRates(now: number): void {
+    const window = this.window;
+    const calls = window.calls;
+    if (calls < this.options.minimumCalls) return;
+    const { failureRateThreshold, slowCallRateThreshold } = this.options;
+    // rate >= threshold, without dividing: failures / calls * 100 >= threshold
+    if (failureRateThreshold !== undefined && window.failures * 100 >= failureRateThreshold * calls) {
+      this.transition('open', 'failure-rate', now);
+    } else if (
+      slowCallRateThreshold !== undefined &&
+      window.slow * 100 >= slowCallRateThreshold * calls
+    ) {
+      this.transition('open', 'slow-call-rate', now);
+    }
+  }
+
+  /**
+   * Makes an open breaker half-open once `resetTimeout` has passed. The getter, a call and
+   * the timer all go through here, and only the first of them finds the breaker still
+   * open, so the transition is emitted once.
+   */
+  private settle(now: number): void {
+    if (this.current !== 'open') return;
+    const halfOpenAt = this.openedAt + this.options.resetTimeout;
+    if (now >= halfOpenAt) this.transition('half-open', 'reset-timeout', halfOpenAt);
+  }
+
+  private remaining(now: number): number {
+    return Math.max(0, Math.ceil(this.openedAt + this.options.resetTimeout - now));
+  }
+
+  private transition(to: CircuitState, reason: StateChangeReason, at: number): void {
+    const from = this.current;
+    this.current = to;
+    this.generation++;
+    this.stateChangedAt = at;
+    this.trialsInFlight = 0;
+    this.successCount = 0;
+    if (to === 'open') {
+      this.openedAt = at;
+      this.armTimer(this.options.resetTimeout);
+    } else {
+      // the failures that opened the breaker stay visible in stats() while it is open
+      this.clearTimer();
+      this.failureCount = 0;
+      if (to === 'closed') this.window.reset();
+    }
+    this.emitStateChange(from, to, reason, at);
+  }
+
+  private emitStateChange(
+    from: CircuitState,
+    to: CircuitState,
+    reason: StateChangeReason,
+    at: number,
+  ): void {
+    if (!this.emitter.hasListeners) return;
+    this.emitter.emit({ type: 'state-change', name: this.name, from, to, reason, at });
+  }
+
+  private reject(now: number, retryAfter: number, halfOpenMaxCalls?: number): Promise<never> {
+    this.rejectedCalls++;
+    if (this.emitter.hasListeners) {
+      this.emitter.emit({
+        type: 'call-rejected',
+        name: this.name,
+        state: this.current,
+        retryAfter,
+        at: now,
+      });
+    }
+    return Promise.reject(new CircuitOpenError(this.name, retryAfter, halfOpenMaxCalls));
+  }
+
+  /** (Re)starts the timer that emits open -> half-open on time; unref'd so it never holds a process open. */
+  private armTimer(ms: number): void {
+    this.clearTimer();
+    if (this.disposed) return;
+    const handle = this.scheduler.setTimeout(() => this.onTimer(handle), Math.max(1, ms));
+    
+    this.timer = handle;
+  }
+
+  private onTimer(handle: unknown): void {
+    if (this.timer !== handle) return;
+    this.timer = undefined;
+    if (this.current !== 'open') return;
+    const now = this.clock.now();
+    this.settle(now);
+    // a timer may fire a little before the clock agrees: wait for the rest
+    if (this.current === 'open') this.armTimer(this.remaining(now));
+  }
+
+  private clearTimer(): void {
+    if (this.timer === undefined) return;
+    const handle = this.timer;
+    this.timer = undefined;
+    this.scheduler.clearTimeout(handle);
+  }
+
+  private checkSnapshot(snapshot: CircuitSnapshot): void {
+    if (typeof snapshot !== 'object' || snapshot === null) {
+      invalid(this.name, 'snapshot', snapshot, 'a circuit snapshot object');
+    }
+    if (!STATES.includes(snapshot.state)) {
+      invalid(this.name, 'snapshot.state', snapshot.state, "one of 'closed', 'open', 'half-open'");
+    }
+    for (const key of ['openedAt', 'failureCount', 'successCount', 'stateChangedAt'] as const) {
+      const value = snapshot[key];
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        invalid(this.name, `snapshot.${key}`, value, 'a finite number');
+      }
+    }
+  }
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PromiseLike<T>).then === 'function'
+  );
+}
+
+function describeError(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  if (typeof error === 'object' && error !== null) {
+    const { name, message } = error as { name?: unknown; message?: unknown };
+    return {
+      name: typeof name === 'string' ? name : 'Error',
+      message: typeof message === 'string' ? message : String(error),
+    };
+  }
+  return { name: typeof error, message: String(error) };
+}

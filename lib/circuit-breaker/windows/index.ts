@@ -1,0 +1,3 @@
+export * from './sliding-window';
+export * from './count-window';
+export * from './time-window';

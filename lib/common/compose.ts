@@ -1,0 +1,45 @@
+import { CallContext, toContext, ChildContext } from './call-context';
+import { IPolicy, Policy, Work } from './policy';
+
+/**
+ * Runs `work` through `policies`, the first outermost: `runChain([a, b], w)` is
+ * `a(b(w))`. Each level is built only when the level above runs it, so a policy that
+ * rejects at once costs the levels below it nothing.
+ * @internal
+ */
+export function runChain<T>(
+  policies: readonly Policy[],
+  work: Work<T>,
+  context: CallContext | undefined,
+  args?: readonly unknown[],
+): Promise<T> {
+  const n = policies.length;
+  if (n === 0) return Promise.resolve().then(() => work(context ?? new CallContext()));
+  const level = (i: number): Work<T> =>
+    i === n ? work : (c: CallContext) => policies[i].run(level(i + 1), c, args);
+  return policies[0].run(level(1), context, args);
+}
+
+/**
+ * Several policies applied as one: `wrap(retry, breaker, timeout)` runs
+ * `retry(breaker(timeout(fn)))`. What `ResilienceRegistry.policy(name)` returns.
+ * @publicApi
+ */
+export class PolicySet implements IPolicy {
+  constructor(
+    readonly name: string,
+    readonly policies: readonly Policy[],
+  ) {}
+
+  execute<T>(fn: Work<T>, signal?: AbortSignal | CallContext): Promise<T> {
+    const context = toContext(signal);
+    const run = runChain(this.policies, fn, context);
+    if (context === signal) return run;
+    return run.finally(() => (context as ChildContext).release());
+  }
+}
+
+/** Composes policies, the first outermost. @publicApi */
+export function wrap(...policies: Policy[]): PolicySet {
+  return new PolicySet(policies.map((p) => p.name).join('+'), policies);
+}

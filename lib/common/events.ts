@@ -1,0 +1,93 @@
+import type { BulkheadRejectionReason } from './errors/bulkhead-rejected.error';
+
+/** The three states of a circuit breaker. @publicApi */
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+/** What caused a circuit breaker to change state. @publicApi */
+export type StateChangeReason =
+  | 'failure-threshold'
+  | 'failure-rate'
+  | 'slow-call-rate'
+  | 'reset-timeout'
+  | 'half-open-success'
+  | 'half-open-failure'
+  | 'manual'
+  | 'shared-state';
+
+/** The kinds of policy. @publicApi */
+export type PolicyKind =
+  | 'circuitBreaker'
+  | 'retry'
+  | 'timeout'
+  | 'bulkhead'
+  | 'rateLimiter'
+  | 'fallback'
+  | 'deadLetter';
+
+interface EventBase {
+  /** Name of the policy that emitted the event. */
+  name: string;
+  /** Epoch ms (from the module's clock). */
+  at: number;
+}
+
+/** @publicApi */
+export interface StateChangeEvent extends EventBase {
+  type: 'state-change';
+  from: CircuitState;
+  to: CircuitState;
+  reason: StateChangeReason;
+}
+/** A circuit breaker rejected a call (open, or half-open with every trial slot taken). @publicApi */
+export interface CallRejectedEvent extends EventBase {
+  type: 'call-rejected';
+  state: CircuitState;
+  retryAfter: number;
+}
+/** A retry is about to wait `delay` ms after call number `attempt` failed with `error`. @publicApi */
+export interface RetryEvent extends EventBase {
+  type: 'retry';
+  attempt: number;
+  delay: number;
+  error: unknown;
+}
+/** @publicApi */
+export interface TimeoutEvent extends EventBase {
+  type: 'timeout';
+  timeout: number;
+}
+/** @publicApi */
+export interface BulkheadRejectedEvent extends EventBase {
+  type: 'bulkhead-rejected';
+  reason: BulkheadRejectionReason;
+  key?: string;
+}
+/** The bulkhead queue crossed its `warningThreshold` (once per crossing). @publicApi */
+export interface BulkheadPressureEvent extends EventBase {
+  type: 'bulkhead-pressure';
+  queued: number;
+  maxQueue: number;
+  ratio: number;
+  key?: string;
+}
+/** @publicApi */
+export interface RateLimitedEvent extends EventBase {
+  type: 'rate-limited';
+  retryAfter: number;
+}
+/** A fallback replaced a failure with a value. @publicApi */
+export interface FallbackEvent extends EventBase {
+  type: 'fallback';
+  error: unknown;
+}
+
+/** Everything `ResilienceRegistry.events$` emits, discriminated on `type`. @publicApi */
+export type ResilienceEvent =
+  | StateChangeEvent
+  | CallRejectedEvent
+  | RetryEvent
+  | TimeoutEvent
+  | BulkheadRejectedEvent
+  | BulkheadPressureEvent
+  | RateLimitedEvent
+  | FallbackEvent;

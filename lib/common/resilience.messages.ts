@@ -1,0 +1,62 @@
+/** Every message the package produces, in one place. @internal */
+export const CIRCUIT_OPEN = (policy: string, retryAfter: number) =>
+  `Circuit "${policy}" is open; calls are rejected for another ${retryAfter}ms.`;
+export const CIRCUIT_HALF_OPEN_FULL = (policy: string, max: number) =>
+  `Circuit "${policy}" is half-open and already running its ${max} trial call(s); this call was rejected.`;
+export const TIMED_OUT = (policy: string, timeout: number) =>
+  `Call through "${policy}" timed out after ${timeout}ms.`;
+export const BULKHEAD_REJECTED = (policy: string, reason: string) => {
+  switch (reason) {
+    case 'full':
+      return `Bulkhead "${policy}" is full (every slot and queue place is taken); the call was rejected.`;
+    case 'queue-timeout':
+      return `Bulkhead "${policy}": the call waited in the queue for too long and was rejected.`;
+    case 'evicted':
+      return `Bulkhead "${policy}": the call was evicted from the full queue by a newer call (overflow 'drop-oldest').`;
+    case 'shutdown':
+      return `"${policy}" is shutting down; new calls are rejected.`;
+    default:
+      return `Bulkhead "${policy}" rejected the call (${reason}).`;
+  }
+};
+export const RATE_LIMITED = (policy: string, retryAfter: number) =>
+  `Rate limit "${policy}" reached; the next call is permitted in ${retryAfter}ms.`;
+export const CALL_ABORTED = (policy: string) => `Call through "${policy}" was cancelled.`;
+
+export const INVALID_OPTION = (policy: string, key: string, value: unknown, expected: string) =>
+  `Invalid resilience option for policy "${policy}": "${key}" is ${describe(value)}; expected ${expected}.`;
+export const UNKNOWN_OPTION = (policy: string, key: string, known: readonly string[]) =>
+  `Invalid resilience option for policy "${policy}": unknown key "${key}". Known keys: ${known.join(', ')}.`;
+export const UNKNOWN_POLICY = (policy: string, target: string, known: readonly string[]) =>
+  `Unknown resilience policy "${policy}" used by ${target} (@UsePolicy). ` +
+  (known.length
+    ? `Configured policies: ${known.join(', ')}.`
+    : 'No policies are configured: add it to ResilienceModule.forRoot({ policies: { … } }).');
+export const UNKNOWN_FALLBACK = (target: string, method: string) =>
+  `@Fallback on ${target} names the method "${method}", which the class does not have.`;
+export const NOT_A_METHOD = (kind: string, key: string | symbol) =>
+  `@${kind} can only decorate methods; "${String(key)}" is not a method.`;
+export const SHARED_NAME_CONFLICT = (kind: string, name: string, first: string, second: string) =>
+  `Two ${kind} policies named "${name}" have different options (${first} and ${second}). ` +
+  'Give them different names, or the same options.';
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  if (value === undefined) return 'undefined';
+  if (value === null) return 'null';
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+export const BULKHEAD_KEY_THREW = (policy: string, error: unknown) =>
+  `Keyed bulkhead "${policy}": the key function threw ` +
+  `(${error instanceof Error ? `${error.name}: ${error.message}` : describe(error)}); ` +
+  'the call was rejected.';
+export const BULKHEAD_KEY_NOT_STRING = (policy: string, value: unknown) =>
+  `Keyed bulkhead "${policy}": the key must be a string, got ${describe(value)}; the call was rejected.`;

@@ -1,0 +1,77 @@
+// Module
+export { ResilienceModule } from './module/resilience.module';
+export type { ResilienceModuleExtras } from './module/resilience.module-definition';
+export { RESILIENCE_MODULE_OPTIONS } from './module/resilience.module-definition';
+export type {
+  FallbackHandler,
+  PolicyConfig,
+  PolicyDefaults,
+  ResilienceModuleOptions,
+} from './module/resilience-module-options.interface';
+export type { ResilienceOptionsFactory } from './module/resilience-options-factory.interface';
+
+// Decorators
+export { CircuitBreaker } from './circuit-breaker/circuit-breaker.decorator';
+export { Retry } from './retry/retry.decorator';
+export { Timeout } from './timeout/timeout.decorator';
+export { Bulkhead } from './bulkhead/bulkhead.decorator';
+export { RateLimit } from './rate-limit/rate-limit.decorator';
+export { Fallback } from './fallback/fallback.decorator';
+export { UsePolicy } from './policy-set/use-policy.decorator';
+export { currentSignal } from './timeout/current-signal';
+
+// Registry, stats, events
+export { ResilienceRegistry } from './registry/resilience.registry';
+export type * from './registry/resilience-stats.interface';
+export type {
+  BulkheadPressureEvent,
+  BulkheadRejectedEvent,
+  CallRejectedEvent,
+  CircuitState,
+  FallbackEvent,
+  PolicyKind,
+  RateLimitedEvent,
+  ResilienceEvent,
+  RetryEvent,
+  StateChangeEvent,
+  StateChangeReason,
+  TimeoutEvent,
+} from './common/events';
+
+// Errors and HTTP
+export {
+  BulkheadRejectedError,
+  CallAbortedError,
+  CircuitOpenError,
+  isResilienceError,
+  RateLimitedError,
+  ResilienceConfigError,
+  ResilienceError,
+  TimeoutError,
+} from './common/errors';
+export type { BulkheadRejectionReason } from './common/errors';
+export { ResilienceExceptionFilter } from './http/resilience-exception.filter';
+
+// Pure policies, usable without Nest
+export { CallContext } from './common/call-context';
+export { systemClock } from './common/clock';
+export type { Clock } from './common/clock';
+export { systemScheduler } from './common/scheduler';
+export type { Scheduler } from './common/scheduler';
+export type { Disposable } from './common/emitter';
+export { Policy } from './common/policy';
+export type { IPolicy, PolicyTime, Work } from './common/policy';
+export { PolicySet, wrap } from './common/compose';
+export { CircuitBreakerPolicy } from './circuit-breaker/circuit-breaker.policy';
+export type { CircuitBreakerOptions, SlidingWindowOptions } from './circuit-breaker/circuit-breaker.options';
+export { RetryPolicy } from './retry/retry.policy';
+export type { RetryOptions } from './retry/retry.options';
+export type { BackoffOptions } from './retry/backoff';
+export { TimeoutPolicy } from './timeout/timeout.policy';
+export type { TimeoutOptions } from './timeout/timeout.options';
+export { BulkheadPolicy } from './bulkhead/bulkhead.policy';
+export { KeyedBulkheadPolicy } from './bulkhead/keyed-bulkhead.policy';
+export type { BulkheadOptions, BulkheadOverflow } from './bulkhead/bulkhead.options';
+export { RateLimiterPolicy } from './rate-limit/rate-limiter.policy';
+export type { RateLimiterOptions } from './rate-limit/rate-limiter.options';
+export { FallbackPolicy } from './fallback/fallback.policy';

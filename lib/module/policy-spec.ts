@@ -1,0 +1,29 @@
+import type { PolicyKind } from '../common/events';
+
+/** What one decorator records on a method. @internal */
+export interface PolicySpec {
+  kind: PolicyKind | 'usePolicy';
+  /** Explicit policy name (shared by every method that gives the same one). */
+  name?: string;
+  options: unknown;
+}
+
+/**
+ * The fixed composition order of API §2.1, outermost first:
+ * Fallback(DeadLetter(Retry(CircuitBreaker(RateLimit(Timeout(Bulkhead(method))))))).
+ * @internal
+ */
+export const CONTRACT_ORDER: readonly PolicyKind[] = [
+  'fallback',
+  'deadLetter',
+  'retry',
+  'circuitBreaker',
+  'rateLimiter',
+  'timeout',
+  'bulkhead',
+];
+
+/** Sorts specs into contract order, whatever order the decorators were written in. @internal */
+export function byContractOrder<T extends { kind: PolicyKind }>(specs: readonly T[]): T[] {
+  return [...specs].sort((a, b) => CONTRACT_ORDER.indexOf(a.kind) - CONTRACT_ORDER.indexOf(b.kind));
+}

@@ -1,0 +1,34 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { ResilienceExceptionFilter } from '../http/resilience-exception.filter';
+import type { ResilienceModuleOptions } from './resilience-module-options.interface';
+
+/**
+ * Options read when the module is registered, before any factory runs. With
+ * `forRootAsync`, pass them next to `useFactory` / `useClass`.
+ * @publicApi
+ */
+export interface ResilienceModuleExtras {
+  /** @default true */
+  isGlobal?: boolean;
+  /** Register `ResilienceExceptionFilter` globally. @default false */
+  httpErrors?: boolean;
+}
+
+export const {
+  ConfigurableModuleClass,
+  MODULE_OPTIONS_TOKEN: RESILIENCE_MODULE_OPTIONS,
+  OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<ResilienceModuleOptions>({ moduleName: 'Resilience' })
+  .setClassMethodName('forRoot')
+  .setFactoryMethodName('createResilienceOptions')
+  .setExtras<ResilienceModuleExtras>({ isGlobal: true, httpErrors: false }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal !== false,
+    providers: [
+      ...(definition.providers ?? []),
+      ...(extras.httpErrors === true ? [{ provide: APP_FILTER, useClass: ResilienceExceptionFilter }] : []),
+    ],
+  }))
+  .build();

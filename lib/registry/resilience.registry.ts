@@ -1,0 +1,277 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
+import { Observable, Subject } from 'rxjs';
+import { BulkheadPolicy } from '../bulkhead/bulkhead.policy';
+import { KeyedBulkheadPolicy } from '../bulkhead/keyed-bulkhead.policy';
+import { CircuitBreakerPolicy } from '../circuit-breaker/circuit-breaker.policy';
+import { PolicySet } from '../common/compose';
+import { BulkheadRejectedError } from '../common/errors/bulkhead-rejected.error';
+import { ResilienceConfigError } from '../common/errors/resilience-config.error';
+import type { PolicyKind, ResilienceEvent } from '../common/events';
+import type { Policy } from '../common/policy';
+import { SHARED_NAME_CONFLICT } from '../common/resilience.messages';
+import { TrackedScheduler } from '../common/scheduler';
+import { FallbackPolicy } from '../fallback/fallback.policy';
+import { mergeOptions, ResolvedModuleOptions } from '../module/resolve-options';
+import { RESOLVED_OPTIONS } from '../module/resilience.constants';
+import { CONTRACT_ORDER } from '../module/policy-spec';
+import { RateLimiterPolicy } from '../rate-limit/rate-limiter.policy';
+import { RetryPolicy } from '../retry/retry.policy';
+import { TimeoutPolicy } from '../timeout/timeout.policy';
+import type { ResilienceStats } from './resilience-stats.interface';
+
+type Bulkhead = BulkheadPolicy | KeyedBulkheadPolicy;
+type StatefulKind = Exclude<PolicyKind, 'deadLetter'>;
+
+/**
+ * One per application: every policy of the app by kind and name, their live stats,
+ * their events as one stream, and the shutdown gate.
+ * @publicApi
+ */
+@Injectable()
+export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdown {
+  private readonly logger = new Logger('Resilience');
+  private readonly byKind: Record<StatefulKind, Map<string, Policy>> = {
+    circuitBreaker: new Map(),
+    retry: new Map(),
+    timeout: new Map(),
+    bulkhead: new Map(),
+    rateLimiter: new Map(),
+    fallback: new Map(),
+  };
+  /** Options fingerprint per policy, to catch one name given two different configurations. */
+  private readonly fingerprints = new Map<string, string>();
+  private readonly sets = new Map<string, PolicySet>();
+  private readonly events = new Subject<ResilienceEvent>();
+  /** Every timer the module's policies start, so shutdown can clear them all. @internal */
+  readonly scheduler: TrackedScheduler;
+  private inFlight = 0;
+  private closing = false;
+  private drained?: () => void;
+
+  /** Every event of every policy of this application. */
+  readonly events$: Observable<ResilienceEvent> = this.events.asObservable();
+
+  constructor(@Inject(RESOLVED_OPTIONS) readonly options: ResolvedModuleOptions) {
+    this.scheduler = new TrackedScheduler(options.scheduler);
+  }
+
+  /** The circuit breaker of that name, or undefined. */
+  circuitBreaker(name: string): CircuitBreakerPolicy | undefined {
+    return this.lookup('circuitBreaker', name) as CircuitBreakerPolicy | undefined;
+  }
+  /** The bulkhead (plain or keyed) of that name, or undefined. */
+  bulkhead(name: string): Bulkhead | undefined {
+    return this.lookup('bulkhead', name) as Bulkhead | undefined;
+  }
+  /** The retry policy of that name, or undefined. */
+  retry(name: string): RetryPolicy | undefined {
+    return this.lookup('retry', name) as RetryPolicy | undefined;
+  }
+  /** The timeout policy of that name, or undefined. */
+  timeout(name: string): TimeoutPolicy | undefined {
+    return this.lookup('timeout', name) as TimeoutPolicy | undefined;
+  }
+  /** The rate limiter of that name, or undefined. */
+  rateLimiter(name: string): RateLimiterPolicy | undefined {
+    return this.lookup('rateLimiter', name) as RateLimiterPolicy | undefined;
+  }
+
+  /**
+   * The composed policies of `options.policies[name]`, in contract order, or undefined
+   * when no such set is configured. The set's policies are the ones `@UsePolicy(name)`
+   * methods use.
+   */
+  policy(name: string): PolicySet | undefined {
+    const existing = this.sets.get(name);
+    if (existing) return existing;
+    const config = this.options.policies[name];
+    if (!config) return undefined;
+    const policies: Policy[] = [];
+    for (const kind of CONTRACT_ORDER) {
+      if (kind === 'deadLetter' || config[kind] === undefined) continue;
+      if (kind === 'fallback') {
+        if (typeof config.fallback === 'function') {
+          policies.push(this.getOrCreate('fallback', name, config.fallback));
+        }
+        continue;
+      }
+      policies.push(this.getOrCreate(kind, name, config[kind]));
+    }
+    const set = new PolicySet(name, policies);
+    this.sets.set(name, set);
+    return set;
+  }
+
+  /** A plain-JSON snapshot of every policy's counters. */
+  stats(): ResilienceStats {
+    const collect = <T>(kind: StatefulKind) => {
+      const out: Record<string, T> = {};
+      for (const [name, policy] of this.byKind[kind]) out[name] = policy.stats() as T;
+      return out;
+    };
+    return {
+      circuitBreakers: collect('circuitBreaker'),
+      retries: collect('retry'),
+      timeouts: collect('timeout'),
+      bulkheads: collect('bulkhead'),
+      rateLimiters: collect('rateLimiter'),
+      fallbacks: collect('fallback'),
+      deadLetters: { published: 0, failedToPublish: 0, buffered: 0, dropped: 0 },
+    };
+  }
+
+  /**
+   * Returns the policy of that kind and name, creating it with the module defaults
+   * merged under `options`. Two callers giving the same name share the policy; giving
+   * it different settings is a configuration error.
+   * @internal
+   */
+  getOrCreate(kind: StatefulKind, name: string, options: unknown): Policy {
+    const map = this.byKind[kind];
+    const fingerprint = kind === 'fallback' ? '' : fingerprintOf(options);
+    const existing = map.get(name);
+    if (existing) {
+      const first = this.fingerprints.get(`${kind}:${name}`) ?? '';
+      // a declaration without options reuses the configured policy of that name
+      if (first !== fingerprint && first !== '{}' && fingerprint !== '{}') {
+        throw new ResilienceConfigError(SHARED_NAME_CONFLICT(kind, name, first, fingerprint), name);
+      }
+      return existing;
+    }
+    const policy = this.create(kind, name, options);
+    map.set(name, policy);
+    this.fingerprints.set(`${kind}:${name}`, fingerprint);
+    policy.onEvent((event) => this.events.next(event));
+    return policy;
+  }
+
+  private create(kind: StatefulKind, name: string, options: unknown): Policy {
+    const time = { clock: this.options.clock, scheduler: this.scheduler };
+    const merged = <T extends object>() =>
+      mergeOptions<T>(
+        this.options.defaults[kind as keyof ResolvedModuleOptions['defaults']],
+        options as object,
+      );
+    switch (kind) {
+      case 'circuitBreaker':
+        return new CircuitBreakerPolicy(name, merged(), time);
+      case 'retry':
+        return new RetryPolicy(name, merged(), time);
+      case 'timeout':
+        return new TimeoutPolicy(name, merged(), time);
+      case 'rateLimiter':
+        return new RateLimiterPolicy(name, merged(), time);
+      case 'bulkhead': {
+        const o = merged<{ key?: unknown }>();
+        return o.key === undefined
+          ? new BulkheadPolicy(name, o as object, time)
+          : new KeyedBulkheadPolicy(name, o as never, time);
+      }
+      case 'fallback':
+        return new FallbackPolicy(name, options as (error: unknown, ...args: unknown[]) => unknown);
+    }
+  }
+
+  private lookup(kind: StatefulKind, name: string): Policy | undefined {
+    const found = this.byKind[kind].get(name);
+    if (found) return found;
+    const config = this.options.policies[name];
+    if (config && kind !== 'fallback' && config[kind] !== undefined) {
+      this.policy(name);
+      return this.byKind[kind].get(name);
+    }
+    return undefined;
+  }
+
+  // ---- shutdown gate (API §7) ------------------------------------------------------
+
+  /** True once shutdown has begun: new calls are rejected. */
+  get isShuttingDown(): boolean {
+    return this.closing;
+  }
+
+  /** Calls running through policies right now. */
+  get inFlightCalls(): number {
+    return this.inFlight;
+  }
+
+  /** The error a call gets when it arrives during shutdown. @internal */
+  shutdownError(name: string): BulkheadRejectedError {
+    return new BulkheadRejectedError(name, 'shutdown');
+  }
+
+  /** Counts `call` as in flight until it settles. @internal */
+  track<T>(call: Promise<T>): Promise<T> {
+    this.inFlight++;
+    return call.then(
+      (value) => {
+        this.settled();
+        return value;
+      },
+      (error: unknown) => {
+        this.settled();
+        throw error;
+      },
+    );
+  }
+
+  /** For callers that track completion themselves (Observables). @internal */
+  enter(): void {
+    this.inFlight++;
+  }
+
+  /** @internal */
+  settled(): void {
+    this.inFlight--;
+    if (this.inFlight === 0 && this.drained) this.drained();
+  }
+
+  /**
+   * Starts shutdown: new calls fail with `BulkheadRejectedError('shutdown')`, in-flight
+   * calls get up to `shutdownTimeout` ms to finish.
+   */
+  async onModuleDestroy(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const done = new Promise<void>((resolve) => (this.drained = resolve));
+      const expired = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.options.shutdownTimeout);
+      });
+      await Promise.race([done, expired]);
+      clearTimeout(timer);
+      if (this.inFlight > 0) {
+        this.logger.warn(
+          `${this.inFlight} call(s) still running after shutdownTimeout (${this.options.shutdownTimeout}ms); their timers are being cleared.`,
+        );
+      }
+    }
+    this.disposeAll();
+  }
+
+  /** Clears every timer the module owns, so the process can exit. */
+  onApplicationShutdown(): void {
+    this.closing = true;
+    this.disposeAll();
+  }
+
+  private disposeAll(): void {
+    for (const map of Object.values(this.byKind)) for (const policy of map.values()) policy.dispose();
+    this.scheduler.dispose();
+    this.events.complete();
+  }
+}
+
+/** A stable description of options for comparing two declarations of one name. */
+function fingerprintOf(options: unknown): string {
+  return JSON.stringify(options ?? {}, (_key, value: unknown) => {
+    if (typeof value === 'function') return undefined;
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      return Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+      );
+    }
+    return value;
+  });
+}

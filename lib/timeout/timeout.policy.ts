@@ -1,0 +1,177 @@
+import { CallContext, ChildContext } from '../common/call-context';
+import { TimeoutError } from '../common/errors/timeout.error';
+import { invoke, Policy, PolicyTime, Work } from '../common/policy';
+import { TimeSource, timeSourceFrom } from '../common/scheduler';
+import { resolveTimeoutOptions, ResolvedTimeoutOptions, TimeoutOptions } from './timeout.options';
+
+/** Counters of one timeout policy (`ResilienceRegistry.stats().timeouts[name]`). @publicApi */
+export interface TimeoutStats {
+  /** Calls made through the policy. */
+  calls: number;
+  /** Calls that ran out of time. */
+  timeouts: number;
+}
+
+/** One call in flight, linked in deadline order. @internal */
+class InFlight {
+  prev: InFlight | undefined = undefined;
+  next: InFlight | undefined = undefined;
+  settled = false;
+
+  constructor(
+    readonly deadline: number,
+    readonly context: ChildContext,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+}
+
+/** The parts of a Node `Timeout` handle used to let an idle policy's timer not hold the process. */
+interface RefHandle {
+  ref?(): unknown;
+  unref?(): unknown;
+}
+
+/**
+ * Fails a call with `TimeoutError` when it has not settled within `timeout` ms: the
+ * caller is rejected at once, and the work's context (`context.signal`) is aborted with
+ * the same error so that the work can stop. A result that arrives later is ignored.
+ *
+ * Every call has the same duration, so deadlines come in call order. The policy keeps
+ * its calls in a FIFO list and runs a single timer for the oldest deadline, instead of a
+ * timer per call. A call that settles leaves the list at once; the timer may stay armed
+ * for an empty list until it fires (it then does not hold the process open).
+ * @publicApi
+ */
+export class TimeoutPolicy extends Policy {
+  readonly kind = 'timeout' as const;
+  readonly options: ResolvedTimeoutOptions;
+  private readonly time: TimeSource;
+  private calls = 0;
+  private timeouts = 0;
+  private head: InFlight | undefined = undefined;
+  private tail: InFlight | undefined = undefined;
+  private handle: unknown = undefined;
+  private armed = false;
+  private disposed = false;
+
+  constructor(name: string, options?: Partial<TimeoutOptions> | number, time?: PolicyTime) {
+    super(name);
+    this.options = resolveTimeoutOptions(name, options);
+    this.time = timeSourceFrom(time?.clock, time?.scheduler);
+  }
+
+  /** The time limit in ms. */
+  get timeout(): number {
+    return this.options.timeout;
+  }
+
+  run<T>(fn: Work<T>, context: CallContext | undefined, _args?: readonly unknown[]): Promise<T> {
+    this.calls++;
+    const child = CallContext.childOf(context);
+    const deadline = this.time.clock.now() + this.options.timeout;
+    const work = invoke(fn, child);
+    return new Promise<T>((resolve, reject) => {
+      const entry = new InFlight(deadline, child, resolve as (value: unknown) => void, reject);
+      this.enqueue(entry);
+      work.then(
+        (value) => this.settle(entry, value, false),
+        (error) => this.settle(entry, error, true),
+      );
+    });
+  }
+
+  stats(): TimeoutStats {
+    return { calls: this.calls, timeouts: this.timeouts };
+  }
+
+  /**
+   * Clears the timer. Calls still in flight are no longer timed: they settle when their
+   * work does. Calls made afterwards run without a time limit.
+   */
+  override dispose(): void {
+    this.disposed = true;
+    this.disarm();
+  }
+
+  private enqueue(entry: InFlight): void {
+    const tail = this.tail;
+    if (tail) {
+      tail.next = entry;
+      entry.prev = tail;
+      this.tail = entry;
+      return;
+    }
+    this.head = this.tail = entry;
+    // The list was empty: a timer left armed for an earlier deadline is still earlier
+    // than this one, so it only needs to count again for keeping the process alive.
+    if (this.armed) (this.handle as RefHandle | null)?.ref?.();
+    else this.arm(entry.deadline);
+  }
+
+  private unlink(entry: InFlight): void {
+    const { prev, next } = entry;
+    if (prev) prev.next = next;
+    else this.head = next;
+    if (next) next.prev = prev;
+    else this.tail = prev;
+    entry.prev = entry.next = undefined;
+  }
+
+  private settle(entry: InFlight, outcome: unknown, failed: boolean): void {
+    if (entry.settled) return; // timed out before: the late result is dropped
+    entry.settled = true;
+    this.unlink(entry);
+    entry.context.release();
+    if (!this.head && this.armed) (this.handle as RefHandle | null)?.unref?.();
+    if (failed) entry.reject(outcome);
+    else entry.resolve(outcome);
+  }
+
+  private arm(deadline: number): void {
+    if (this.disposed) return;
+    this.armed = true;
+    this.handle = this.time.scheduler.setTimeout(
+      this.fire,
+      Math.max(0, deadline - this.time.clock.now()),
+    );
+  }
+
+  private disarm(): void {
+    if (!this.armed) return;
+    this.armed = false;
+    const handle = this.handle;
+    this.handle = undefined;
+    this.time.scheduler.clearTimeout(handle);
+  }
+
+  private readonly fire = (): void => {
+    this.armed = false;
+    this.handle = undefined;
+    const now = this.time.clock.now();
+    let entry = this.head;
+    while (entry && entry.deadline <= now) {
+      const next = entry.next;
+      entry.settled = true;
+      this.unlink(entry);
+      this.expire(entry, now);
+      entry = next;
+    }
+    if (this.head) this.arm(this.head.deadline);
+  };
+
+  private expire(entry: InFlight, now: number): void {
+    this.timeouts++;
+    const error = new TimeoutError(this.name, this.options.timeout);
+    if (this.emitter.hasListeners) {
+      this.emitter.emit({ type: 'timeout', name: this.name, timeout: this.options.timeout, at: now });
+    }
+    entry.reject(error); // the caller learns now, not when the work ends
+    try {
+      entry.context.abort(error);
+    } catch {
+      // a throwing abort listener belongs to the work; it must not stop the other timeouts
+    }
+    entry.context.release();
+  }
+}
