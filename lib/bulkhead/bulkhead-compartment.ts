@@ -1,6 +1,9 @@
 import type { CallContext } from '../common/call-context';
 import type { Emitter } from '../common/emitter';
-import { BulkheadRejectedError, BulkheadRejectionReason } from '../common/errors/bulkhead-rejected.error';
+import {
+  BulkheadRejectedError,
+  BulkheadRejectionReason,
+} from '../common/errors/bulkhead-rejected.error';
 import { CallAbortedError } from '../common/errors/call-aborted.error';
 import type { ResilienceEvent } from '../common/events';
 import { invoke, rootContext, Work } from '../common/policy';
@@ -45,7 +48,7 @@ interface Waiter {
   unsubscribe: (() => void) | undefined;
   prev: Waiter | undefined;
   next: Waiter | undefined;
-  queued: boolean;
+  inQueue: boolean;
 }
 
 /**
@@ -161,7 +164,7 @@ export class BulkheadCompartment {
         unsubscribe: undefined,
         prev: this.tail,
         next: undefined,
-        queued: true,
+        inQueue: true,
       };
       if (this.tail === undefined) this.head = waiter;
       else this.tail.next = waiter;
@@ -182,7 +185,7 @@ export class BulkheadCompartment {
 
   /** The waiter's queue timeout fired. */
   private expire(waiter: Waiter): void {
-    if (!waiter.queued) return;
+    if (!waiter.inQueue) return;
     waiter.timer = undefined;
     this.leave(waiter);
     this.queueTimeouts++;
@@ -191,7 +194,7 @@ export class BulkheadCompartment {
 
   /** The waiter's caller cancelled the call. */
   private abandon(waiter: Waiter, reason: unknown): void {
-    if (!waiter.queued) return;
+    if (!waiter.inQueue) return;
     waiter.unsubscribe = undefined;
     this.leave(waiter);
     this.aborted++;
@@ -208,7 +211,7 @@ export class BulkheadCompartment {
 
   /** Unlinks the waiter, drops its timer and abort listener. */
   private detach(waiter: Waiter): void {
-    waiter.queued = false;
+    waiter.inQueue = false;
     const { prev, next } = waiter;
     if (prev === undefined) this.head = next;
     else prev.next = next;

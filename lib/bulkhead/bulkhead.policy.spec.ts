@@ -35,6 +35,18 @@ function track<T>(promise: Promise<T>) {
   return state;
 }
 
+/** Records the unsubscribe functions that `context.onAbort` hands out. */
+function spyOnAbort(context: CallContext): jest.Mock[] {
+  const unsubscribes: jest.Mock[] = [];
+  const original = context.onAbort.bind(context);
+  jest.spyOn(context, 'onAbort').mockImplementation((listener) => {
+    const unsubscribe = jest.fn(original(listener));
+    unsubscribes.push(unsubscribe);
+    return unsubscribe;
+  });
+  return unsubscribes;
+}
+
 function setup(options: Partial<BulkheadOptions> = {}) {
   const clock = new FakeClock();
   const bulkhead = new BulkheadPolicy('Payments.charge', options, { clock });
@@ -150,7 +162,7 @@ describe('BulkheadPolicy', () => {
       expect(received).toBe(context);
     });
 
-    it('runs exactly maxConcurrent calls, queues the next and rejects the one after a full queue', async () => {
+    it('runs maxConcurrent calls, queues the next, rejects one more when full', async () => {
       const { bulkhead } = setup({ maxConcurrent: 2, maxQueue: 1 });
       const a = hold(bulkhead);
       const b = hold(bulkhead);
@@ -253,7 +265,11 @@ describe('BulkheadPolicy', () => {
 
   describe("overflow: 'drop-oldest'", () => {
     it('evicts the oldest waiter and queues the new call', async () => {
-      const { bulkhead, events } = setup({ maxConcurrent: 1, maxQueue: 2, overflow: 'drop-oldest' });
+      const { bulkhead, events } = setup({
+        maxConcurrent: 1,
+        maxQueue: 2,
+        overflow: 'drop-oldest',
+      });
       const a = hold(bulkhead);
       const b = hold(bulkhead);
       const c = hold(bulkhead);
@@ -265,7 +281,12 @@ describe('BulkheadPolicy', () => {
       expect(d.result.status).toBe('pending');
       expect(bulkhead.stats()).toMatchObject({ active: 1, queued: 2, rejected: 1 });
       expect(events.filter((e) => e.type === 'bulkhead-rejected')).toEqual([
-        { type: 'bulkhead-rejected', name: 'Payments.charge', reason: 'evicted', at: expect.any(Number) },
+        {
+          type: 'bulkhead-rejected',
+          name: 'Payments.charge',
+          reason: 'evicted',
+          at: expect.any(Number),
+        },
       ]);
 
       const e = hold(bulkhead);
@@ -287,7 +308,7 @@ describe('BulkheadPolicy', () => {
       expect(a.result.status).toBe('pending');
     });
 
-    it('clears the evicted waiter\'s queue timer', async () => {
+    it("clears the evicted waiter's queue timer", async () => {
       const { bulkhead, clock } = setup({
         maxConcurrent: 1,
         maxQueue: 1,
@@ -304,7 +325,11 @@ describe('BulkheadPolicy', () => {
 
   describe('queueTimeout', () => {
     it('fails a waiter at exactly the timeout', async () => {
-      const { bulkhead, clock, events } = setup({ maxConcurrent: 1, maxQueue: 1, queueTimeout: 100 });
+      const { bulkhead, clock, events } = setup({
+        maxConcurrent: 1,
+        maxQueue: 1,
+        queueTimeout: 100,
+      });
       hold(bulkhead);
       const b = hold(bulkhead);
       await clock.advance(99);
@@ -427,10 +452,14 @@ describe('BulkheadPolicy', () => {
       const { bulkhead } = setup({ maxConcurrent: 1, maxQueue: 1 });
       const a = hold(bulkhead);
       const context = new CallContext();
+      const unsubscribes = spyOnAbort(context);
       const b = hold(bulkhead, context);
+      expect(unsubscribes).toHaveLength(1);
+      expect(unsubscribes[0]).not.toHaveBeenCalled();
       a.work.resolve('a');
       await flush();
       expect(b.started.value).toBe(true);
+      expect(unsubscribes[0]).toHaveBeenCalledTimes(1);
       context.abort(new Error('late'));
       expect(bulkhead.stats()).toMatchObject({ active: 1, aborted: 0 });
       b.work.resolve('b');
@@ -443,7 +472,7 @@ describe('BulkheadPolicy', () => {
     const pressure = (events: ResilienceEvent[]) =>
       events.filter((e) => e.type === 'bulkhead-pressure');
 
-    it('emits bulkhead-pressure once when the queue reaches the threshold, again after it fell below', async () => {
+    it('emits bulkhead-pressure once per crossing of the threshold', async () => {
       const { bulkhead, clock, events } = setup({
         maxConcurrent: 1,
         maxQueue: 5,
@@ -542,7 +571,9 @@ describe('BulkheadPolicy', () => {
       bulkhead.dispose();
       hold(bulkhead);
       await flush();
-      const reasons = events.filter((e) => e.type === 'bulkhead-rejected').map((e) => e.type === 'bulkhead-rejected' && e.reason);
+      const reasons = events
+        .filter((e) => e.type === 'bulkhead-rejected')
+        .map((e) => e.type === 'bulkhead-rejected' && e.reason);
       expect(reasons).toEqual(['full', 'full', 'queue-timeout', 'shutdown', 'shutdown']);
       expect(bulkhead.stats()).toMatchObject({ rejected: 5, queueTimeouts: 1 });
       expect(events.every((e) => !('key' in e))).toBe(true);
@@ -606,7 +637,12 @@ describe('BulkheadPolicy', () => {
      */
     async function scenario(overflow: 'reject' | 'drop-oldest', seed: number) {
       const next = random(seed);
-      const { bulkhead, clock } = setup({ maxConcurrent: 3, maxQueue: 4, queueTimeout: 15, overflow });
+      const { bulkhead, clock } = setup({
+        maxConcurrent: 3,
+        maxQueue: 4,
+        queueTimeout: 15,
+        overflow,
+      });
       const sleep = (ms: number) => new Promise<void>((r) => clock.setTimeout(r, ms));
       let running = 0;
       let peak = 0;

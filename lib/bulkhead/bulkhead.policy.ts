@@ -2,7 +2,11 @@ import type { CallContext } from '../common/call-context';
 import { Policy, PolicyTime, Work } from '../common/policy';
 import { TimeSource, timeSourceFrom } from '../common/scheduler';
 import { BulkheadCompartment, BulkheadStats } from './bulkhead-compartment';
-import { BulkheadOptions, ResolvedBulkheadOptions, resolveBulkheadOptions } from './bulkhead.options';
+import {
+  BulkheadOptions,
+  ResolvedBulkheadOptions,
+  resolveBulkheadOptions,
+} from './bulkhead.options';
 
 /**
  * Limits how many calls run at the same time; calls beyond that wait in a bounded FIFO

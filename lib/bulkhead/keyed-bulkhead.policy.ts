@@ -153,7 +153,6 @@ export class KeyedBulkheadPolicy extends Policy {
   /** Puts the partition last on the idle list and drops the least recently used beyond maxKeys. */
   private markIdle(partition: BulkheadCompartment): void {
     const key = partition.key!;
-    if (partition.listedIdle) this.idle.delete(key);
     partition.listedIdle = true;
     this.idle.set(key, partition);
     if (this.idle.size <= this.options.maxKeys) return;
@@ -178,7 +177,13 @@ export class KeyedBulkheadPolicy extends Policy {
     this.retired.rejected++;
     if (this.emitter.hasListeners) {
       const at = this.host.time.clock.now();
-      this.emitter.emit({ type: 'bulkhead-rejected', name: this.name, reason: 'shutdown', at, key });
+      this.emitter.emit({
+        type: 'bulkhead-rejected',
+        name: this.name,
+        reason: 'shutdown',
+        at,
+        key,
+      });
     }
     return Promise.reject(new BulkheadRejectedError(this.name, 'shutdown'));
   }

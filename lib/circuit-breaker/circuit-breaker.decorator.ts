@@ -8,7 +8,10 @@ import type { CircuitBreakerOptions } from './circuit-breaker.options';
  * @publicApi
  */
 export function CircuitBreaker(options?: Partial<CircuitBreakerOptions>): MethodDecorator;
-export function CircuitBreaker(name: string, options?: Partial<CircuitBreakerOptions>): MethodDecorator;
+export function CircuitBreaker(
+  name: string,
+  options?: Partial<CircuitBreakerOptions>,
+): MethodDecorator;
 export function CircuitBreaker(
   nameOrOptions?: string | Partial<CircuitBreakerOptions>,
   maybeOptions?: Partial<CircuitBreakerOptions>,
@@ -25,11 +28,19 @@ export function splitArgs<T>(
 ): [string | undefined, T | Record<string, never>] {
   if (typeof nameOrOptions === 'string') {
     if (nameOrOptions.length === 0) {
-      throw new ResilienceConfigError(`@${decorator}: the policy name must not be empty.`, '', 'name', nameOrOptions);
+      throw new ResilienceConfigError(
+        `@${decorator}: the policy name must not be empty.`,
+        '',
+        'name',
+        nameOrOptions,
+      );
     }
     return [nameOrOptions, maybeOptions ?? {}];
   }
-  if (nameOrOptions !== undefined && (typeof nameOrOptions !== 'object' || nameOrOptions === null)) {
+  if (
+    nameOrOptions !== undefined &&
+    (typeof nameOrOptions !== 'object' || nameOrOptions === null)
+  ) {
     throw new ResilienceConfigError(
       `@${decorator} takes a name and/or an options object; got ${typeof nameOrOptions}.`,
       '',

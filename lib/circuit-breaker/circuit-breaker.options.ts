@@ -13,8 +13,7 @@ export type SlidingWindowType = 'count' | 'time';
  * @publicApi
  */
 export type SlidingWindowOptions =
-  | { type: 'count'; size?: number }
-  | { type: 'time'; size?: number };
+  { type: 'count'; size?: number } | { type: 'time'; size?: number };
 
 /** Options of a circuit breaker (API §2). Every duration is in milliseconds. @publicApi */
 export interface CircuitBreakerOptions {

@@ -3,10 +3,7 @@ import { CircuitOpenError } from '../common/errors/circuit-open.error';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
 import type { ResilienceEvent, StateChangeEvent } from '../common/events';
 import type { Scheduler } from '../common/scheduler';
-import {
-  CircuitBreakerOptions,
-  resolveCircuitBreakerOptions,
-} from './circuit-breaker.options';
+import { CircuitBreakerOptions, resolveCircuitBreakerOptions } from './circuit-breaker.options';
 import { CircuitBreakerPolicy } from './circuit-breaker.policy';
 
 const RESET = 60_000;
@@ -256,7 +253,10 @@ describe('CircuitBreakerPolicy', () => {
       await clock.advance(RESET - 1);
       expect(changes()).toEqual(['closed->open:failure-threshold']);
       await clock.advance(1);
-      expect(changes()).toEqual(['closed->open:failure-threshold', 'open->half-open:reset-timeout']);
+      expect(changes()).toEqual([
+        'closed->open:failure-threshold',
+        'open->half-open:reset-timeout',
+      ]);
       expect(clock.pendingTimers).toBe(0);
     });
 
@@ -268,7 +268,10 @@ describe('CircuitBreakerPolicy', () => {
       expect(breaker.stats().state).toBe('half-open');
       await clock.advance(RESET); // the timer was cleared
       expect(breaker.state).toBe('half-open');
-      expect(changes()).toEqual(['closed->open:failure-threshold', 'open->half-open:reset-timeout']);
+      expect(changes()).toEqual([
+        'closed->open:failure-threshold',
+        'open->half-open:reset-timeout',
+      ]);
     });
 
     it('lets the first call after resetTimeout in as a trial', async () => {
@@ -296,7 +299,7 @@ describe('CircuitBreakerPolicy', () => {
       expect(unref).toHaveBeenCalledTimes(1);
     });
 
-    it('waits for the rest when the timer fires before the clock reaches the reset time', async () => {
+    it('re-arms for the rest when the timer fires before the reset time', async () => {
       const clock = new FakeClock();
       const callbacks: Array<{ callback: () => void; ms: number }> = [];
       const scheduler: Scheduler = {
@@ -358,7 +361,7 @@ describe('CircuitBreakerPolicy', () => {
       expect(breaker.stats().rejectedCalls).toBe(3);
     });
 
-    it('frees a trial slot when a trial throws synchronously... by reopening', async () => {
+    it('re-opens when a trial throws synchronously', async () => {
       const { breaker } = await halfOpen({ halfOpenMaxCalls: 1 });
       await expect(
         breaker.execute(() => {
@@ -435,12 +438,16 @@ describe('CircuitBreakerPolicy', () => {
 
   describe('rate mode', () => {
     it('replaces the consecutive failure rule', async () => {
-      const { breaker } = setup({ failureRateThreshold: 100, failureThreshold: 1, minimumCalls: 8 });
+      const { breaker } = setup({
+        failureRateThreshold: 100,
+        failureThreshold: 1,
+        minimumCalls: 8,
+      });
       await fail(breaker, 7);
       expect(breaker.state).toBe('closed');
     });
 
-    it('does not open with minimumCalls - 1 calls at 100% failure, opens at minimumCalls', async () => {
+    it('opens at minimumCalls calls at 100% failure, not at minimumCalls - 1', async () => {
       const { breaker, changes } = setup({ failureRateThreshold: 100, minimumCalls: 5 });
       await fail(breaker, 4);
       expect(breaker.state).toBe('closed');
@@ -453,17 +460,20 @@ describe('CircuitBreakerPolicy', () => {
     it.each([
       [30, 'open'],
       [30.1, 'closed'],
-    ])('with 3 of 10 calls failed and threshold %p%% the breaker is %s', async (threshold, state) => {
-      const { breaker } = setup({
-        failureRateThreshold: threshold,
-        minimumCalls: 10,
-        slidingWindow: { type: 'count', size: 10 },
-      });
-      await succeed(breaker, 7);
-      await fail(breaker, 3);
-      expect(breaker.stats().failureRate).toBe(30);
-      expect(breaker.state).toBe(state);
-    });
+    ])(
+      'with 3 of 10 calls failed and threshold %p%% the breaker is %s',
+      async (threshold, state) => {
+        const { breaker } = setup({
+          failureRateThreshold: threshold,
+          minimumCalls: 10,
+          slidingWindow: { type: 'count', size: 10 },
+        });
+        await succeed(breaker, 7);
+        await fail(breaker, 3);
+        expect(breaker.stats().failureRate).toBe(30);
+        expect(breaker.state).toBe(state);
+      },
+    );
 
     it('computes the rate over the last `size` calls of a count window', async () => {
       const { breaker } = setup({
@@ -583,7 +593,11 @@ describe('CircuitBreakerPolicy', () => {
       await fail(breaker);
       await expect(breaker.execute(notFound)).rejects.toThrow('not found');
       expect(isFailure).toHaveBeenCalledWith(expect.objectContaining({ message: 'not found' }));
-      expect(breaker.stats()).toMatchObject({ failureCount: 0, successfulCalls: 1, failedCalls: 1 });
+      expect(breaker.stats()).toMatchObject({
+        failureCount: 0,
+        successfulCalls: 1,
+        failedCalls: 1,
+      });
       await fail(breaker);
       expect(breaker.state).toBe('closed');
       for (let i = 0; i < 5; i++) await expect(breaker.execute(notFound)).rejects.toThrow();
@@ -604,9 +618,17 @@ describe('CircuitBreakerPolicy', () => {
     });
 
     it('keeps ignored errors out of the failure rate', async () => {
-      const { breaker } = setup({ failureRateThreshold: 50, minimumCalls: 2, isFailure: () => false });
+      const { breaker } = setup({
+        failureRateThreshold: 50,
+        minimumCalls: 2,
+        isFailure: () => false,
+      });
       await fail(breaker, 4);
-      expect(breaker.stats()).toMatchObject({ failureRate: 0, state: 'closed', successfulCalls: 4 });
+      expect(breaker.stats()).toMatchObject({
+        failureRate: 0,
+        state: 'closed',
+        successfulCalls: 4,
+      });
     });
 
     it('counts the error as a failure when isFailure itself throws', async () => {
@@ -728,7 +750,9 @@ describe('CircuitBreakerPolicy', () => {
         stateChangedAt: openedAt,
         lastError: { name: 'TypeError', message: 'typed' },
       });
-      expect(stats.totalCalls).toBe(stats.successfulCalls + stats.failedCalls + stats.rejectedCalls);
+      expect(stats.totalCalls).toBe(
+        stats.successfulCalls + stats.failedCalls + stats.rejectedCalls,
+      );
       expect(JSON.parse(JSON.stringify(stats))).toEqual(stats);
     });
 
@@ -819,7 +843,13 @@ describe('CircuitBreakerPolicy', () => {
     it('restores a closed snapshot into an open breaker', async () => {
       const { breaker, clock, changes } = setup({ failureThreshold: 1 });
       await fail(breaker);
-      breaker.restore({ state: 'closed', openedAt: 0, failureCount: 0, successCount: 0, stateChangedAt: 1 });
+      breaker.restore({
+        state: 'closed',
+        openedAt: 0,
+        failureCount: 0,
+        successCount: 0,
+        stateChangedAt: 1,
+      });
       expect(breaker.state).toBe('closed');
       expect(clock.pendingTimers).toBe(0);
       expect(changes()).toEqual(['closed->open:failure-threshold', 'open->closed:shared-state']);
@@ -829,10 +859,22 @@ describe('CircuitBreakerPolicy', () => {
     it('rejects a malformed snapshot', () => {
       const { breaker } = setup();
       expect(() =>
-        breaker.restore({ state: 'ajar' as never, openedAt: 0, failureCount: 0, successCount: 0, stateChangedAt: 0 }),
+        breaker.restore({
+          state: 'ajar' as never,
+          openedAt: 0,
+          failureCount: 0,
+          successCount: 0,
+          stateChangedAt: 0,
+        }),
       ).toThrow(ResilienceConfigError);
       expect(() =>
-        breaker.restore({ state: 'open', openedAt: NaN, failureCount: 0, successCount: 0, stateChangedAt: 0 }),
+        breaker.restore({
+          state: 'open',
+          openedAt: NaN,
+          failureCount: 0,
+          successCount: 0,
+          stateChangedAt: 0,
+        }),
       ).toThrow(/snapshot\.openedAt/);
       expect(breaker.state).toBe('closed');
     });
@@ -994,12 +1036,17 @@ describe('resolveCircuitBreakerOptions', () => {
 
   it('allows minimumCalls above a count window size in consecutive mode', () => {
     expect(() =>
-      resolveCircuitBreakerOptions('cb', { minimumCalls: 20, slidingWindow: { type: 'count', size: 10 } }),
+      resolveCircuitBreakerOptions('cb', {
+        minimumCalls: 20,
+        slidingWindow: { type: 'count', size: 10 },
+      }),
     ).not.toThrow();
   });
 
   it('rejects bad options from the constructor, before any call', () => {
-    expect(() => new CircuitBreakerPolicy('cb', { resetTimeout: -1 })).toThrow(ResilienceConfigError);
+    expect(() => new CircuitBreakerPolicy('cb', { resetTimeout: -1 })).toThrow(
+      ResilienceConfigError,
+    );
     expect(() => new CircuitBreakerPolicy('cb', { resetTimeout: -1 })).toThrow(/resetTimeout/);
   });
 });

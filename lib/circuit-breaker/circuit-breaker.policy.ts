@@ -111,7 +111,10 @@ export class CircuitBreakerPolicy extends Policy {
     this.stateChangedAt = this.clock.now();
   }
 
-  /** `'closed'`, `'open'` or `'half-open'`; an open breaker reads half-open once `resetTimeout` has passed. */
+  /**
+   * `'closed'`, `'open'` or `'half-open'`. An open breaker reads half-open once `resetTimeout`
+   * has passed, whether or not a call came.
+   */
   get state(): CircuitState {
     if (this.current === 'open') this.settle(this.clock.now());
     return this.current;
@@ -125,6 +128,11 @@ export class CircuitBreakerPolicy extends Policy {
     return this.current === 'open' ? this.remaining(now) : 0;
   }
 
+  /**
+   * Runs `fn` under the breaker. An admitted call invokes `fn` synchronously; a rejected one
+   * returns a rejected promise (`CircuitOpenError`) without calling it.
+   * @internal
+   */
   run<T>(fn: Work<T>, context: CallContext | undefined): Promise<T> {
     const start = this.clock.now();
     let trial = false;
@@ -163,7 +171,10 @@ export class CircuitBreakerPolicy extends Policy {
     return Promise.resolve(result);
   }
 
-  /** Forces the breaker open now (reason `'manual'`); it turns half-open after `resetTimeout`. An open breaker's timeout restarts. */
+  /**
+   * Forces the breaker open now (reason `'manual'`); it turns half-open after `resetTimeout`.
+   * On a breaker that is already open, the timeout restarts and no event is emitted.
+   */
   open(): void {
     const now = this.clock.now();
     this.settle(now);
@@ -175,7 +186,7 @@ export class CircuitBreakerPolicy extends Policy {
     this.transition('open', 'manual', now);
   }
 
-  /** Resets the breaker to closed (reason `'manual'`), clearing its consecutive counts and window. */
+  /** Resets the breaker to closed (reason `'manual'`), clearing its counts and window. */
   close(): void {
     const now = this.clock.now();
     this.settle(now);
@@ -188,6 +199,7 @@ export class CircuitBreakerPolicy extends Policy {
     this.transition('closed', 'manual', now);
   }
 
+  /** Plain-JSON figures (API §4); rates are over the current sliding window. */
   stats(): CircuitBreakerStats {
     const now = this.clock.now();
     this.settle(now);
@@ -259,7 +271,10 @@ export class CircuitBreakerPolicy extends Policy {
     this.emitStateChange(from, to, 'shared-state', now);
   }
 
-  /** Clears the half-open timer; the breaker keeps working, `state` still turns half-open on time. */
+  /**
+   * Clears the half-open timer and starts no new one. The breaker keeps working: `state` still
+   * turns half-open on time, only the timer-driven event is gone.
+   */
   override dispose(): void {
     this.disposed = true;
     this.clearTimer();
@@ -316,14 +331,17 @@ export class CircuitBreakerPolicy extends Policy {
     }
   }
 
-  /** Rate mode, closed: opens when the window holds enough calls and a rate reaches its threshold. */
+  /** Rate mode, closed: opens when the window holds minimumCalls and a rate reaches its limit. */
   private checkRates(now: number): void {
     const window = this.window;
     const calls = window.calls;
     if (calls < this.options.minimumCalls) return;
     const { failureRateThreshold, slowCallRateThreshold } = this.options;
     // rate >= threshold, without dividing: failures / calls * 100 >= threshold
-    if (failureRateThreshold !== undefined && window.failures * 100 >= failureRateThreshold * calls) {
+    if (
+      failureRateThreshold !== undefined &&
+      window.failures * 100 >= failureRateThreshold * calls
+    ) {
       this.transition('open', 'failure-rate', now);
     } else if (
       slowCallRateThreshold !== undefined &&
@@ -391,12 +409,15 @@ export class CircuitBreakerPolicy extends Policy {
     return Promise.reject(new CircuitOpenError(this.name, retryAfter, halfOpenMaxCalls));
   }
 
-  /** (Re)starts the timer that emits open -> half-open on time; unref'd so it never holds a process open. */
+  /**
+   * (Re)starts the timer that emits open -> half-open on time. The handle is unref'd (when it
+   * can be) so the timer never keeps a process alive.
+   */
   private armTimer(ms: number): void {
     this.clearTimer();
     if (this.disposed) return;
     const handle = this.scheduler.setTimeout(() => this.onTimer(handle), Math.max(1, ms));
-    
+    (handle as { unref?: () => void } | null)?.unref?.();
     this.timer = handle;
   }
 

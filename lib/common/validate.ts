@@ -40,7 +40,7 @@ export const checks = {
         : `one of ${allowed.map((a) => `'${a}'`).join(', ')}`,
   /** A nested options object checked by its own schema. */
   object:
-    (schema: Schema): Check =>
+    (_schema: Schema): Check =>
     (v) =>
       typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'an object',
 };

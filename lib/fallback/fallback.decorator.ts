@@ -7,7 +7,9 @@ import { addPolicy } from '../module/add-policy';
  * `cached(error, ...args)`), or a function `(error, ...args) => value`.
  * @publicApi
  */
-export function Fallback(handler: string | ((error: any, ...args: any[]) => unknown)): MethodDecorator {
+export function Fallback(
+  handler: string | ((error: any, ...args: any[]) => unknown),
+): MethodDecorator {
   if (typeof handler !== 'string' && typeof handler !== 'function') {
     throw new ResilienceConfigError(
       `@Fallback takes a method name or a function; got ${typeof handler}.`,

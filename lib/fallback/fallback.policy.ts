@@ -77,7 +77,9 @@ export class FallbackPolicy extends Policy {
         this.emitter.emit({ type: 'fallback', name: this.name, error, at: this.clock.now() });
       }
       const handler = this.handler;
-      return (await (args ? handler.call(thisArg, error, ...args) : handler.call(thisArg, error))) as T;
+      return (await (args
+        ? handler.call(thisArg, error, ...args)
+        : handler.call(thisArg, error))) as T;
     }
   }
 }

@@ -1,7 +1,8 @@
 import { isObservable, Observable, Subscription } from 'rxjs';
 import { CallContext } from '../common/call-context';
 import { runChain } from '../common/compose';
-import type { Policy, Work } from '../common/policy';
+import { CallAbortedError } from '../common/errors/call-aborted.error';
+import { invoke, type Policy, type Work } from '../common/policy';
 import type { ResilienceRegistry } from '../registry/resilience.registry';
 import type { FallbackPolicy } from '../fallback/fallback.policy';
 import { callStorage } from '../timeout/current-signal';
@@ -50,12 +51,15 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
       let inner: Subscription | undefined;
       const attempt: Work<void> = (context) =>
         new Promise<void>((resolve, reject) => {
-          const off = context.onAbort(() => inner?.unsubscribe());
+          let off: () => void = noop;
+          let ended = false;
           const done = () => {
+            ended = true;
             off();
             resolve();
           };
           const fail = (error: unknown) => {
+            ended = true;
             off();
             reject(error);
           };
@@ -66,15 +70,31 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
             return;
           }
           inner = source.subscribe({ next: (value) => subscriber.next(value), error: fail, complete: done });
+          if (ended) return;
+          // cancelled (timeout, unsubscribe): stop the source and settle, so the policies unwind
+          off = context.onAbort((reason) => {
+            inner?.unsubscribe();
+            fail(isErrorLike(reason) ? reason : new CallAbortedError(target));
+          });
         });
       registry.enter();
       let finished = false;
-      const chain = recovery
-        ? recovery.run<unknown>((c) => runChain(policies, attempt, c, args).then(() => COMPLETED), root, args, self)
-        : runChain(policies, attempt, root, args).then(() => COMPLETED);
+      const guarded = (c: CallContext) =>
+        runPolicies(policies, attempt, c, args).then(
+          () => COMPLETED,
+          (error: unknown) => {
+            if (root.aborted) return CANCELLED; // the subscriber has left: no fallback
+            throw error;
+          },
+        );
+      const chain = recovery ? recovery.run<unknown>(guarded, root, args, self) : guarded(root);
       chain
         .then(
-          (result) => (result === COMPLETED ? subscriber.complete() : forward(result, subscriber)),
+          (result) => {
+            if (result === CANCELLED) return;
+            if (result === COMPLETED) subscriber.complete();
+            else forward(result, subscriber);
+          },
           (error: unknown) => subscriber.error(error),
         )
         .finally(() => {
@@ -82,7 +102,7 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
           registry.settled();
         });
       return () => {
-        if (!finished) root.abort();
+        if (!finished) root.abort(new CallAbortedError(target));
         inner?.unsubscribe();
       };
     });
@@ -101,8 +121,8 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
       return collect(result);
     };
     const result = recovery
-      ? recovery.run((c) => runChain(policies, work, c, args), undefined, args, self)
-      : runChain(policies, work, undefined, args);
+      ? recovery.run((c) => runPolicies(policies, work, c, args), undefined, args, self)
+      : runPolicies(policies, work, undefined, args);
     const tracked = registry.track(result);
     if (plan.returns === 'promise') return tracked;
     if (!sawObservable) return tracked.then(unwrap);
@@ -118,6 +138,32 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
 }
 
 const COMPLETED = Symbol('completed');
+const CANCELLED = Symbol('cancelled');
+const noop = () => undefined;
+
+/**
+ * Runs `work` through `policies`. Without policies (a method with only a fallback) the
+ * work is called synchronously, as a policy that admits a call at once would: the
+ * invoker relies on that to see, during the first call, what a method without a declared
+ * return type returns.
+ */
+function runPolicies<T>(
+  policies: readonly Policy[],
+  work: Work<T>,
+  context: CallContext | undefined,
+  args: readonly unknown[],
+): Promise<T> {
+  if (policies.length === 0) return invoke(work, context ?? new CallContext());
+  return runChain(policies, work, context, args);
+}
+
+/** True for errors, including a DOMException from another realm. */
+function isErrorLike(value: unknown): value is Error {
+  if (value instanceof Error) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const { name, message } = value as { name?: unknown; message?: unknown };
+  return typeof name === 'string' && typeof message === 'string';
+}
 
 /** Emits a fallback's result: an Observable's values, a Promise's value, or the value. */
 function forward(result: unknown, subscriber: import('rxjs').Subscriber<unknown>): void {

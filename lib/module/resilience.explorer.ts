@@ -73,7 +73,13 @@ export class ResilienceExplorer implements OnModuleInit {
 
 function install(instance: Host, table: MethodTable): void {
   if (Object.prototype.hasOwnProperty.call(instance, WRAPPED_METHODS)) return; // one instance, two tokens
-  Object.defineProperty(instance, WRAPPED_METHODS, { value: table, configurable: true });
+  // enumerable: for a provider with a forwardRef() dependency, Nest copies the constructed
+  // instance onto a placeholder object with Object.assign, which skips non-enumerable keys
+  Object.defineProperty(instance, WRAPPED_METHODS, {
+    value: table,
+    configurable: true,
+    enumerable: true,
+  });
 }
 
 /** A subclass, named like its base, whose instances carry this app's method table. */

@@ -45,7 +45,8 @@ export function resolveRateLimiterOptions(
 ): ResolvedRateLimiterOptions {
   validateOptions(name, options, schema);
   const o = options ?? {};
-  if (o.limit === undefined) invalid(name, 'limit', undefined, 'a whole number >= 1; it is required');
+  if (o.limit === undefined)
+    invalid(name, 'limit', undefined, 'a whole number >= 1; it is required');
   if (o.interval === undefined) {
     invalid(name, 'interval', undefined, 'a duration in ms (a finite number > 0); it is required');
   }

@@ -114,9 +114,19 @@ export function resolveRetryOptions(name: string, options?: RetryOptions): Resol
   if (backoff.maxDelay < backoff.initialDelay) {
     // name the key the user actually set, so the message points at the right line
     if (given?.maxDelay !== undefined) {
-      invalid(name, 'backoff.maxDelay', backoff.maxDelay, `a duration >= backoff.initialDelay (${backoff.initialDelay}ms)`);
+      invalid(
+        name,
+        'backoff.maxDelay',
+        backoff.maxDelay,
+        `a duration >= backoff.initialDelay (${backoff.initialDelay}ms)`,
+      );
     }
-    invalid(name, 'backoff.initialDelay', backoff.initialDelay, `a duration <= backoff.maxDelay (${backoff.maxDelay}ms)`);
+    invalid(
+      name,
+      'backoff.initialDelay',
+      backoff.initialDelay,
+      `a duration <= backoff.maxDelay (${backoff.maxDelay}ms)`,
+    );
   }
   return {
     maxAttempts: options?.maxAttempts ?? RETRY_DEFAULTS.maxAttempts,

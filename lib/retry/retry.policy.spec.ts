@@ -17,9 +17,9 @@ const NO_JITTER = { jitter: 'none' } as const;
 /** A function that fails `failures` times (with the given errors, or fresh ones), then returns 'ok'. */
 function flaky(failures: number, errors?: unknown[]) {
   const contexts: CallContext[] = [];
-  const fn = jest.fn((context: CallContext) => {
+  const fn = jest.fn((context: CallContext): Promise<string> => {
     contexts.push(context);
-    const n = fn.mock.calls.length;
+    const n = contexts.length;
     if (n <= failures) return Promise.reject(errors?.[n - 1] ?? new Error(`failure ${n}`));
     return Promise.resolve('ok');
   });
@@ -137,6 +137,16 @@ describe('RetryPolicy', () => {
       await expect(policy.run(fn, undefined)).rejects.toBe(error);
       expect(fn).toHaveBeenCalledTimes(1);
       expect(clock.pendingTimers).toBe(0);
+    });
+
+    it('does not retry subclasses of those errors (recognised by class)', () => {
+      class QuotaExceededError extends RateLimitedError {}
+      class PoolFullError extends BulkheadRejectedError {}
+      class TrippedError extends CircuitOpenError {}
+      expect(defaultRetryOn(new QuotaExceededError('rl', 1))).toBe(false);
+      expect(defaultRetryOn(new PoolFullError('bh', 'full'))).toBe(false);
+      expect(defaultRetryOn(new TrippedError('cb', 1))).toBe(false);
+      expect(new QuotaExceededError('rl', 1).name).toBe('QuotaExceededError');
     });
 
     it('does not retry the same errors coming from another copy of the package', async () => {
@@ -497,7 +507,11 @@ describe('resolveRetryOptions', () => {
   it('keeps given values and fills in the rest of backoff', () => {
     const retryOn = () => true;
     expect(
-      resolveRetryOptions('r', { maxAttempts: 7, backoff: { type: 'linear', maxDelay: 500 }, retryOn }),
+      resolveRetryOptions('r', {
+        maxAttempts: 7,
+        backoff: { type: 'linear', maxDelay: 500 },
+        retryOn,
+      }),
     ).toEqual({
       maxAttempts: 7,
       backoff: { type: 'linear', initialDelay: 100, maxDelay: 500, multiplier: 2, jitter: 'full' },
@@ -548,7 +562,9 @@ describe('resolveRetryOptions', () => {
   });
 
   it('accepts maxDelay equal to initialDelay and initialDelay 0', () => {
-    expect(resolveRetryOptions('r', { backoff: { initialDelay: 50, maxDelay: 50 } }).backoff.maxDelay).toBe(50);
+    expect(
+      resolveRetryOptions('r', { backoff: { initialDelay: 50, maxDelay: 50 } }).backoff.maxDelay,
+    ).toBe(50);
     expect(resolveRetryOptions('r', { backoff: { initialDelay: 0 } }).backoff.initialDelay).toBe(0);
   });
 });

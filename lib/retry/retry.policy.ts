@@ -146,7 +146,14 @@ export class RetryPolicy extends Policy {
   /** Waits `delay` ms; rejects at once when `ctx` is aborted, or with `lastError` on dispose. */
   private sleep(delay: number, ctx: CallContext, lastError: unknown): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const wait = new BackoffWait(this.name, this.waits, this.time.scheduler, resolve, reject, lastError);
+      const wait = new BackoffWait(
+        this.name,
+        this.waits,
+        this.time.scheduler,
+        resolve,
+        reject,
+        lastError,
+      );
       this.waits.add(wait);
       wait.handle = this.time.scheduler.setTimeout(wait.elapse, delay);
       wait.unsubscribe = ctx.onAbort(wait.abort);

@@ -164,7 +164,12 @@ export class TimeoutPolicy extends Policy {
     this.timeouts++;
     const error = new TimeoutError(this.name, this.options.timeout);
     if (this.emitter.hasListeners) {
-      this.emitter.emit({ type: 'timeout', name: this.name, timeout: this.options.timeout, at: now });
+      this.emitter.emit({
+        type: 'timeout',
+        name: this.name,
+        timeout: this.options.timeout,
+        at: now,
+      });
     }
     entry.reject(error); // the caller learns now, not when the work ends
     try {

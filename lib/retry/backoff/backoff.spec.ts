@@ -56,7 +56,9 @@ describe('backoff strategies', () => {
 
   describe('fixed', () => {
     it('always waits initialDelay', () => {
-      expect(delays(options({ type: 'fixed', initialDelay: 250 }), 4)).toEqual([250, 250, 250, 250]);
+      expect(delays(options({ type: 'fixed', initialDelay: 250 }), 4)).toEqual([
+        250, 250, 250, 250,
+      ]);
       expect(fixedDelay(70, 30_000)).toBe(70);
     });
 

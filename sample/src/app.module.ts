@@ -1,0 +1,58 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ResilienceModule, ResilienceModuleOptions } from '../../lib';
+import { loadConfig, SampleConfig } from './config';
+import { DownstreamModule } from './downstream/downstream.module';
+import { PaymentsModule } from './payments/payments.module';
+import { ResilienceAdminModule } from './resilience/resilience-admin.module';
+
+/**
+ * Options of `ResilienceModule.forRoot()` for this app.
+ * - `defaults`: merged under every policy of that kind; a decorator's own options win.
+ * - `policies`: named policy sets, applied with `@UsePolicy(name)`. Keeping them in
+ *   configuration lets operators tune timeouts and retries without touching code.
+ * - `httpErrors: true`: registers `ResilienceExceptionFilter`, which turns resilience
+ *   errors into 503 / 429 / 504 answers.
+ */
+export function resilienceOptions(config: SampleConfig): ResilienceModuleOptions {
+  return {
+    defaults: {
+      circuitBreaker: { resetTimeout: config.breakerResetTimeout },
+      timeout: { timeout: 2_000 },
+    },
+    policies: {
+      'reference-data': {
+        retry: { maxAttempts: 2, backoff: { type: 'fixed', initialDelay: 100, jitter: 'none' } },
+        circuitBreaker: { failureThreshold: 5, successThreshold: 1 },
+        rateLimiter: { limit: 100, interval: 1_000 },
+        timeout: { timeout: 500 },
+        // a method of the class using the set: PaymentsClient.cachedRate
+        fallback: 'cachedRate',
+      },
+    },
+    httpErrors: true,
+  };
+}
+
+/**
+ * The sample application: a payments API in front of a deliberately flaky gateway.
+ * `AppModule.forRoot()` reads its settings from environment variables (see config.ts);
+ * tests pass their own.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(config: SampleConfig = loadConfig()): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ResilienceModule.forRoot(resilienceOptions(config)),
+        DownstreamModule.forRoot({
+          port: config.downstreamPort,
+          failureRate: config.failureRate,
+          latencyMs: config.latencyMs,
+        }),
+        PaymentsModule,
+        ResilienceAdminModule,
+      ],
+    };
+  }
+}

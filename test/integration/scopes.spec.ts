@@ -1,0 +1,137 @@
+import { ContextIdFactory } from '@nestjs/core';
+import { CircuitOpenError, ResilienceModule, ResilienceRegistry } from '../../lib';
+import {
+  FirstConsumer,
+  ForwardRefScopedClient,
+  ImplicitlyScopedService,
+  RequestScopedClient,
+  SecondConsumer,
+  TransientClient,
+} from '../fixtures/scoped.fixtures';
+import { useTestApps } from '../fixtures/testing-app';
+
+describe('request-scoped and transient providers', () => {
+  const apps = useTestApps();
+
+  describe('Scope.REQUEST', () => {
+    const setup = async () => {
+      const app = await apps.start({
+        imports: [ResilienceModule.forRoot()],
+        providers: [RequestScopedClient, ImplicitlyScopedService],
+      });
+      const resolve = <T>(cls: new (...args: any[]) => T) =>
+        app.resolve(cls, ContextIdFactory.create());
+      return { app, resolve, registry: app.get(ResilienceRegistry) };
+    };
+
+    it('protects the methods of each request instance', async () => {
+      const { resolve, registry } = await setup();
+      const client = await resolve(RequestScopedClient);
+      expect(client).toBeInstanceOf(RequestScopedClient);
+
+      await expect(client.flaky()).resolves.toBe(`instance ${client.id}`);
+      expect(client.calls).toBe(3);
+      expect(registry.stats().retries['RequestScopedClient.flaky']).toMatchObject({
+        calls: 1,
+        successWithRetry: 1,
+      });
+    });
+
+    it('lets two request instances share one breaker by name', async () => {
+      const { resolve, registry } = await setup();
+      const a = await resolve(RequestScopedClient);
+      const b = await resolve(RequestScopedClient);
+      expect(a).not.toBe(b);
+
+      await expect(a.call()).rejects.toThrow(`instance ${a.id} failed`);
+      await expect(a.call()).rejects.toThrow(`instance ${a.id} failed`);
+
+      b.fail = false;
+      await expect(b.call()).rejects.toBeInstanceOf(CircuitOpenError);
+      expect(b.calls).toBe(0);
+      expect(registry.circuitBreaker('scoped-upstream')?.state).toBe('open');
+    });
+
+    it('creates the policies once, not per request', async () => {
+      const { resolve, registry } = await setup();
+      for (let i = 0; i < 3; i++) {
+        const client = await resolve(RequestScopedClient);
+        client.fail = false;
+        await client.call();
+      }
+      const { circuitBreakers, retries } = registry.stats();
+      expect(Object.keys(circuitBreakers)).toEqual(['scoped-upstream']);
+      expect(circuitBreakers['scoped-upstream']).toMatchObject({
+        successfulCalls: 3,
+        totalCalls: 3,
+      });
+      expect(Object.keys(retries).sort()).toEqual([
+        'ImplicitlyScopedService.work',
+        'RequestScopedClient.flaky',
+      ]);
+    });
+
+    it('protects a provider that is request-scoped through its dependency', async () => {
+      const { resolve } = await setup();
+      const service = await resolve(ImplicitlyScopedService);
+      expect(service.client).toBeInstanceOf(RequestScopedClient);
+      await expect(service.work()).resolves.toBe('done');
+      expect(service.calls).toBe(2);
+    });
+
+    it('protects a request-scoped provider that injects through forwardRef()', async () => {
+      const app = await apps.start({
+        imports: [ResilienceModule.forRoot()],
+        providers: [ForwardRefScopedClient, FirstConsumer, TransientClient],
+      });
+      const client = await app.resolve(ForwardRefScopedClient, ContextIdFactory.create());
+      expect(client.consumer).toBeInstanceOf(FirstConsumer);
+      await expect(client.flaky()).resolves.toBe('done');
+      expect(client.calls).toBe(3);
+    });
+
+    it('leaves request instances made by hand unprotected', async () => {
+      await setup();
+      const client = new RequestScopedClient();
+      await expect(client.flaky()).rejects.toThrow('not yet');
+      expect(client.calls).toBe(1);
+    });
+  });
+
+  describe('Scope.TRANSIENT', () => {
+    const setup = () =>
+      apps.start({
+        imports: [ResilienceModule.forRoot()],
+        providers: [TransientClient, FirstConsumer, SecondConsumer],
+      });
+
+    it('protects every instance, and the instances share one breaker', async () => {
+      const app = await setup();
+      const first = app.get(FirstConsumer).client;
+      const second = app.get(SecondConsumer).client;
+      expect(first).not.toBe(second);
+
+      await expect(first.call()).rejects.toThrow(`transient ${first.id} failed`);
+      await expect(first.call()).rejects.toThrow(`transient ${first.id} failed`);
+
+      await expect(second.call()).rejects.toBeInstanceOf(CircuitOpenError);
+      expect(second.calls).toBe(0);
+      const { circuitBreakers } = app.get(ResilienceRegistry).stats();
+      expect(Object.keys(circuitBreakers)).toEqual(['TransientClient.call']);
+      expect(circuitBreakers['TransientClient.call']).toMatchObject({
+        state: 'open',
+        failedCalls: 2,
+        rejectedCalls: 1,
+      });
+    });
+
+    it('protects instances resolved later', async () => {
+      const app = await setup();
+      const resolved = await app.resolve(TransientClient);
+      await expect(resolved.call()).rejects.toThrow('failed');
+      await expect(resolved.call()).rejects.toThrow('failed');
+      await expect(resolved.call()).rejects.toBeInstanceOf(CircuitOpenError);
+      expect(resolved.calls).toBe(2);
+    });
+  });
+});

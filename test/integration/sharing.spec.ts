@@ -1,0 +1,126 @@
+import { ContextIdFactory } from '@nestjs/core';
+import {
+  CircuitOpenError,
+  ResilienceConfigError,
+  ResilienceEvent,
+  ResilienceModule,
+  ResilienceRegistry,
+} from '../../lib';
+import { RequestScopedClient } from '../fixtures/scoped.fixtures';
+import {
+  ConflictingPaymentsClient,
+  InventoryClient,
+  PaymentsClient,
+  PaymentsReporter,
+} from '../fixtures/shared-breaker.fixtures';
+import { rejectionOf, useTestApps } from '../fixtures/testing-app';
+
+describe('sharing policies', () => {
+  const apps = useTestApps();
+
+  describe('by name within one application', () => {
+    it('two methods giving the same breaker name share the breaker', async () => {
+      const app = await apps.start({
+        imports: [ResilienceModule.forRoot()],
+        providers: [PaymentsClient, PaymentsReporter],
+      });
+      const client = app.get(PaymentsClient);
+      const reporter = app.get(PaymentsReporter);
+
+      await expect(client.charge()).rejects.toThrow('charge failed');
+      await expect(client.refund()).rejects.toThrow('refund failed'); // second failure: opens
+
+      client.fail = false;
+      await expect(client.charge()).rejects.toBeInstanceOf(CircuitOpenError);
+      await expect(reporter.report()).rejects.toBeInstanceOf(CircuitOpenError);
+      expect(client.calls).toBe(2);
+      expect(reporter.calls).toBe(0);
+
+      const { circuitBreakers } = app.get(ResilienceRegistry).stats();
+      expect(Object.keys(circuitBreakers)).toEqual(['payments']);
+      expect(circuitBreakers.payments).toMatchObject({
+        state: 'open',
+        failedCalls: 2,
+        rejectedCalls: 2,
+        totalCalls: 4,
+      });
+    });
+
+    it('the same name with conflicting options fails init with ResilienceConfigError', async () => {
+      const app = await apps.compile({
+        imports: [ResilienceModule.forRoot()],
+        providers: [PaymentsClient, ConflictingPaymentsClient],
+      });
+      const error = await rejectionOf(app.init());
+      expect(error).toBeInstanceOf(ResilienceConfigError);
+      expect(error.message).toContain('"payments"');
+      expect(error.message).toContain('failureThreshold');
+      expect(error.message).toContain('7');
+    });
+  });
+
+  describe('between two applications in one process', () => {
+    const startTwo = async () => {
+      const metadata = {
+        imports: [ResilienceModule.forRoot()],
+        providers: [InventoryClient, PaymentsClient, RequestScopedClient],
+      };
+      const a = await apps.start(metadata);
+      const b = await apps.start(metadata);
+      return { a, b };
+    };
+
+    it('share no breaker: tripping it in app A leaves app B closed', async () => {
+      const { a, b } = await startTwo();
+      await expect(a.get(InventoryClient).reserve(true)).rejects.toThrow('reserve failed');
+      await expect(a.get(InventoryClient).reserve(false)).rejects.toBeInstanceOf(CircuitOpenError);
+
+      await expect(b.get(InventoryClient).reserve(false)).resolves.toBe('reserved');
+
+      const registryA = a.get(ResilienceRegistry);
+      const registryB = b.get(ResilienceRegistry);
+      expect(registryA).not.toBe(registryB);
+      expect(registryA.circuitBreaker('InventoryClient.reserve')?.state).toBe('open');
+      expect(registryB.circuitBreaker('InventoryClient.reserve')?.state).toBe('closed');
+    });
+
+    it('keep separate stats and events', async () => {
+      const { a, b } = await startTwo();
+      const eventsA: ResilienceEvent[] = [];
+      const eventsB: ResilienceEvent[] = [];
+      a.get(ResilienceRegistry).events$.subscribe((e) => eventsA.push(e));
+      b.get(ResilienceRegistry).events$.subscribe((e) => eventsB.push(e));
+
+      await expect(a.get(PaymentsClient).charge()).rejects.toThrow();
+      await expect(a.get(PaymentsClient).charge()).rejects.toThrow();
+      await expect(b.get(PaymentsClient).refund()).rejects.toThrow();
+
+      const statsA = a.get(ResilienceRegistry).stats().circuitBreakers.payments;
+      const statsB = b.get(ResilienceRegistry).stats().circuitBreakers.payments;
+      expect(statsA).toMatchObject({ state: 'open', failedCalls: 2 });
+      expect(statsB).toMatchObject({ state: 'closed', failedCalls: 1, failureCount: 1 });
+      expect(eventsA.map((e) => e.type)).toEqual(['state-change']);
+      expect(eventsB).toEqual([]);
+    });
+
+    it('share nothing for request-scoped providers either', async () => {
+      const { a, b } = await startTwo();
+      const inA = await a.resolve(RequestScopedClient, ContextIdFactory.create());
+      await expect(inA.call()).rejects.toThrow();
+      await expect(inA.call()).rejects.toThrow();
+      await expect(inA.call()).rejects.toBeInstanceOf(CircuitOpenError);
+
+      const inB = await b.resolve(RequestScopedClient, ContextIdFactory.create());
+      inB.fail = false;
+      await expect(inB.call()).resolves.toBe(inB.id);
+      expect(a.get(ResilienceRegistry).circuitBreaker('scoped-upstream')?.state).toBe('open');
+      expect(b.get(ResilienceRegistry).circuitBreaker('scoped-upstream')?.state).toBe('closed');
+    });
+
+    it('closing app A leaves app B working', async () => {
+      const { a, b } = await startTwo();
+      await apps.close(a);
+      await expect(b.get(InventoryClient).reserve(false)).resolves.toBe('reserved');
+    });
+  });
+});
