@@ -65,6 +65,7 @@ export { PolicySet, wrap } from './common/compose';
 export { CircuitBreakerPolicy } from './circuit-breaker/circuit-breaker.policy';
 export type { CircuitBreakerOptions, SlidingWindowOptions } from './circuit-breaker/circuit-breaker.options';
 export { RetryPolicy } from './retry/retry.policy';
+export { defaultRetryOn } from './retry/retry.options';
 export type { RetryOptions } from './retry/retry.options';
 export type { BackoffOptions } from './retry/backoff';
 export { TimeoutPolicy } from './timeout/timeout.policy';

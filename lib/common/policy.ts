@@ -26,12 +26,27 @@ export abstract class Policy implements IPolicy {
 
   constructor(readonly name: string) {}
 
+  /**
+   * Admits or refuses public `execute()` calls and counts them in flight: set by the
+   * registry that owns the policy, so that shutdown covers handles too.
+   * @internal
+   */
+  gate?: ExecutionGate;
+
   execute<T>(fn: Work<T>, signal?: AbortSignal | CallContext): Promise<T> {
+    const gate = this.gate;
+    if (gate === undefined) return this.executeNow(fn, signal);
+    if (gate.isShuttingDown) return Promise.reject(gate.shutdownError(this.name));
+    return gate.track(this.executeNow(fn, signal));
+  }
+
+  private executeNow<T>(fn: Work<T>, signal?: AbortSignal | CallContext): Promise<T> {
     const context = toContext(signal);
     if (context === signal) return this.run(fn, context as CallContext | undefined);
     const child = context as ChildContext;
     return this.run(fn, child).finally(() => child.release());
   }
+
 
   /**
    * Runs `fn` with an internal context (what composition calls). `args` are the
@@ -72,4 +87,11 @@ export const rootContext = (context: CallContext | undefined): CallContext =>
 export interface PolicyTime {
   clock?: import('./clock').Clock;
   scheduler?: import('./scheduler').Scheduler;
+}
+
+/** What a policy's owner offers to gate its public calls (shutdown). @internal */
+export interface ExecutionGate {
+  readonly isShuttingDown: boolean;
+  shutdownError(name: string): Error;
+  track<T>(call: Promise<T>): Promise<T>;
 }

@@ -25,8 +25,19 @@ export const CALL_ABORTED = (policy: string) => `Call through "${policy}" was ca
 
 export const INVALID_OPTION = (policy: string, key: string, value: unknown, expected: string) =>
   `Invalid resilience option for policy "${policy}": "${key}" is ${describe(value)}; expected ${expected}.`;
-export const UNKNOWN_OPTION = (policy: string, key: string, known: readonly string[]) =>
-  `Invalid resilience option for policy "${policy}": unknown key "${key}". Known keys: ${known.join(', ')}.`;
+export const UNKNOWN_OPTION = (
+  policy: string,
+  key: string,
+  known: readonly string[],
+  value?: unknown,
+) =>
+  `Invalid resilience option for policy "${policy}": unknown key "${key}"` +
+  (value === undefined ? '' : ` (value ${describe(value)})`) +
+  `. Known keys: ${known.join(', ')}.`;
+export const REGISTRATION_OPTION = (key: string) =>
+  `Invalid resilience option for policy "ResilienceModule": "${key}" is read when the module is ` +
+  `registered, so an options factory cannot set it. Pass it next to useFactory: ` +
+  `ResilienceModule.forRootAsync({ ${key}: …, useFactory }).`;
 export const UNKNOWN_POLICY = (policy: string, target: string, known: readonly string[]) =>
   `Unknown resilience policy "${policy}" used by ${target} (@UsePolicy). ` +
   (known.length
@@ -38,7 +49,8 @@ export const NOT_A_METHOD = (kind: string, key: string | symbol) =>
   `@${kind} can only decorate methods; "${String(key)}" is not a method.`;
 export const SHARED_NAME_CONFLICT = (kind: string, name: string, first: string, second: string) =>
   `Two ${kind} policies named "${name}" have different options (${first} and ${second}). ` +
-  'Give them different names, or the same options.';
+  'Give them different names, or declare the options once (functions compare by identity, ' +
+  'so share one function) and use the bare name elsewhere.';
 
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);

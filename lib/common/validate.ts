@@ -65,7 +65,7 @@ export function validateOptions(policy: string, options: unknown, schema: Schema
     const path = prefix + key;
     const rule = schema[key];
     if (!rule) {
-      throw new ResilienceConfigError(UNKNOWN_OPTION(policy, path, known), policy, path, value);
+      throw new ResilienceConfigError(UNKNOWN_OPTION(policy, path, known, value), policy, path, value);
     }
     if (value === undefined) continue;
     if (typeof rule === 'function') {

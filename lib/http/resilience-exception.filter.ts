@@ -35,7 +35,7 @@ export class ResilienceExceptionFilter implements ExceptionFilter {
       policy: (exception as { policyName?: string }).policyName,
     };
     const retryAfter =
-      mapping.retryAfter === undefined ? undefined : String(Math.max(1, Math.ceil(mapping.retryAfter / 1000)));
+      mapping.retryAfter === undefined ? undefined : String(Math.ceil(mapping.retryAfter / 1000));
     const adapter = this.adapterHost?.httpAdapter;
     if (adapter) {
       if (retryAfter !== undefined) adapter.setHeader(response, 'Retry-After', retryAfter);

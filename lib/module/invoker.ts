@@ -47,7 +47,6 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
         return;
       }
       const root = new CallContext();
-      let source: Observable<unknown> | undefined;
       let inner: Subscription | undefined;
       const attempt: Work<void> = (context) =>
         new Promise<void>((resolve, reject) => {
@@ -63,13 +62,16 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
             off();
             reject(error);
           };
+          const observer = { next: (value: unknown) => subscriber.next(value), error: fail, complete: done };
+          // each attempt calls the method and subscribes inside the attempt's context, so
+          // currentSignal() belongs to this attempt, in the method body and in deferred code
+          const subscribe = () => toObservable(original.apply(self, args)).subscribe(observer);
           try {
-            source ??= toObservable(call(self, args, context));
+            inner = exposesSignal ? callStorage.run(context, subscribe) : subscribe();
           } catch (error) {
             fail(error);
             return;
           }
-          inner = source.subscribe({ next: (value) => subscriber.next(value), error: fail, complete: done });
           if (ended) return;
           // cancelled (timeout, unsubscribe): stop the source and settle, so the policies unwind
           off = context.onAbort((reason) => {

@@ -47,6 +47,14 @@ export class PolicyFactory {
     };
   }
 
+  /** Records the options each named policy of these specs is declared with. */
+  declare(specs: readonly PolicySpec[], target: string): void {
+    for (const spec of this.expand(specs, target)) {
+      if (spec.kind === 'fallback' || spec.kind === 'deadLetter') continue;
+      this.registry.declare(spec.kind, spec.name, spec.options);
+    }
+  }
+
   private expand(specs: readonly PolicySpec[], target: string): ConcreteSpec[] {
     const explicit = new Map<PolicyKind, ConcreteSpec>();
     const fromSets = new Map<PolicyKind, ConcreteSpec>();

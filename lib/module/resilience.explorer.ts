@@ -4,6 +4,7 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { ResilienceRegistry } from '../registry/resilience.registry';
 import { getOriginal, getPolicySpecs, Host } from './add-policy';
 import { createInvoker, declaredReturnKind } from './invoker';
+import type { PolicySpec } from './policy-spec';
 import { PolicyFactory } from './policy.factory';
 import { WRAPPED_METHODS } from './resilience.constants';
 
@@ -30,25 +31,41 @@ export class ResilienceExplorer implements OnModuleInit {
 
   onModuleInit(): void {
     const wrappers = [...this.discovery.getProviders(), ...this.discovery.getControllers()];
-    for (const wrapper of wrappers) this.explore(wrapper);
+    const found = wrappers.map((wrapper) => this.find(wrapper)).filter((f) => f !== undefined);
+    // every declaration first, so a bare `@CircuitBreaker('name')` finds the options given
+    // to that name anywhere else, whatever order the classes are met in
+    for (const { methods } of found) {
+      for (const m of methods) this.factory.declare(m.specs, m.target);
+    }
+    for (const entry of found) this.protect(entry);
   }
 
-  private explore(wrapper: InstanceWrapper): void {
+  /** The decorated methods of one provider or controller, if it has any. */
+  private find(wrapper: InstanceWrapper): Found | undefined {
     const isStatic = wrapper.isDependencyTreeStatic() && !wrapper.isTransient;
     const instance = wrapper.instance as Host | undefined;
     const isClassProvider = !wrapper.inject && typeof wrapper.metatype === 'function';
-    let proto: object | null = null;
-    if (isStatic) {
-      if (instance && typeof instance === 'object') proto = Object.getPrototypeOf(instance);
-    } else if (isClassProvider) {
-      proto = (wrapper.metatype as Type).prototype;
+    if (!isStatic && !isClassProvider) {
+      // a request-scoped or transient factory provider: protect what the factory returns
+      if (typeof wrapper.metatype === 'function') {
+        wrapper.metatype = this.protectedFactory(wrapper.metatype as AnyFn);
+      }
+      return undefined;
     }
-    if (!proto) return;
-    const className = (proto.constructor as { name?: string })?.name || String(wrapper.name);
-    const table = this.buildTable(proto, className);
-    if (!table) return;
+    const proto: object | null = isStatic
+      ? instance && typeof instance === 'object'
+        ? Object.getPrototypeOf(instance)
+        : null
+      : (wrapper.metatype as Type).prototype;
+    if (!proto) return undefined;
+    const methods = this.decoratedMethods(proto, classNameOf(proto, wrapper));
+    return methods.length ? { wrapper, proto, isStatic, isClassProvider, methods } : undefined;
+  }
+
+  private protect({ wrapper, proto, isStatic, isClassProvider, methods }: Found): void {
+    const table = this.buildTable(proto, methods);
     if (isStatic) {
-      install(instance as Host, table);
+      install(wrapper.instance as Host, table);
       return;
     }
     for (const perContext of wrapper.getStaticTransientInstances?.() ?? []) {
@@ -57,18 +74,69 @@ export class ResilienceExplorer implements OnModuleInit {
     if (isClassProvider) wrapper.metatype = protectedSubclass(wrapper.metatype as Type, table);
   }
 
-  private buildTable(proto: object, className: string): MethodTable | undefined {
-    let table: MethodTable | undefined;
+  private decoratedMethods(proto: object, className: string): DecoratedMethod[] {
+    const methods: DecoratedMethod[] = [];
     for (const key of this.scanner.getAllMethodNames(proto)) {
       const method = (proto as Record<string, unknown>)[key];
       const specs = getPolicySpecs(method);
-      if (!specs?.length) continue;
-      const target = `${className}.${key}`;
+      if (specs?.length) methods.push({ key, method: method as AnyFn, specs, target: `${className}.${key}` });
+    }
+    return methods;
+  }
+
+  private buildTable(proto: object, methods: DecoratedMethod[]): MethodTable {
+    const table: MethodTable = {};
+    for (const { key, method, specs, target } of methods) {
       const plan = this.factory.plan(specs, target, proto, declaredReturnKind(proto, key));
-      (table ??= {})[key] = createInvoker(plan, getOriginal(method as AnyFn), this.registry);
+      table[key] = createInvoker(plan, getOriginal(method), this.registry);
     }
     return table;
   }
+
+  /**
+   * Wraps a non-static factory so that every object it returns gets the method table
+   * of its class (built once per class, on the first object).
+   */
+  private protectedFactory(factory: AnyFn): AnyFn {
+    const tables = new Map<object, MethodTable | null>();
+    const protectResult = (result: unknown): unknown => {
+      if (!result || typeof result !== 'object') return result;
+      const proto = Object.getPrototypeOf(result) as object | null;
+      if (!proto) return result;
+      let table = tables.get(proto);
+      if (table === undefined) {
+        const methods = this.decoratedMethods(proto, classNameOf(proto));
+        for (const m of methods) this.factory.declare(m.specs, m.target);
+        table = methods.length ? this.buildTable(proto, methods) : null;
+        tables.set(proto, table);
+      }
+      if (table) install(result as Host, table);
+      return result;
+    };
+    return function (this: unknown, ...deps: unknown[]) {
+      const result = factory.apply(this, deps);
+      return result instanceof Promise ? result.then(protectResult) : protectResult(result);
+    };
+  }
+}
+
+interface DecoratedMethod {
+  key: string;
+  method: AnyFn;
+  specs: PolicySpec[];
+  target: string;
+}
+
+interface Found {
+  wrapper: InstanceWrapper;
+  proto: object;
+  isStatic: boolean;
+  isClassProvider: boolean;
+  methods: DecoratedMethod[];
+}
+
+function classNameOf(proto: object, wrapper?: InstanceWrapper): string {
+  return (proto.constructor as { name?: string })?.name || String(wrapper?.name ?? 'anonymous');
 }
 
 function install(instance: Host, table: MethodTable): void {

@@ -1,5 +1,7 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { ResilienceConfigError } from '../common/errors/resilience-config.error';
+import { INVALID_OPTION } from '../common/resilience.messages';
 import { ResilienceExceptionFilter } from '../http/resilience-exception.filter';
 import type { ResilienceModuleOptions } from './resilience-module-options.interface';
 
@@ -24,6 +26,7 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createResilienceOptions')
   .setExtras<ResilienceModuleExtras>({ isGlobal: true, httpErrors: false }, (definition, extras) => ({
+    ...checkExtras(extras),
     ...definition,
     global: extras.isGlobal !== false,
     providers: [
@@ -32,3 +35,18 @@ export const {
     ],
   }))
   .build();
+
+function checkExtras(extras: ResilienceModuleExtras): object {
+  for (const key of ['isGlobal', 'httpErrors'] as const) {
+    const value = extras[key];
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new ResilienceConfigError(
+        INVALID_OPTION('ResilienceModule', key, value, 'true or false'),
+        'ResilienceModule',
+        key,
+        value,
+      );
+    }
+  }
+  return {};
+}

@@ -2,7 +2,7 @@ import { resolveBulkheadOptions } from '../bulkhead/bulkhead.options';
 import { resolveCircuitBreakerOptions } from '../circuit-breaker/circuit-breaker.options';
 import { Clock, systemClock } from '../common/clock';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
-import { INVALID_OPTION, UNKNOWN_OPTION } from '../common/resilience.messages';
+import { INVALID_OPTION, REGISTRATION_OPTION, UNKNOWN_OPTION } from '../common/resilience.messages';
 import { Scheduler, timeSourceFrom } from '../common/scheduler';
 import { checks, invalid } from '../common/validate';
 import { resolveRateLimiterOptions } from '../rate-limit/rate-limiter.options';
@@ -60,7 +60,15 @@ export function resolveOptions(options: ResilienceModuleOptions | undefined): Re
   if (typeof o !== 'object') invalid('ResilienceModule', 'options', o, 'an object');
   for (const key of Object.keys(o)) {
     if (!(MODULE_KEYS as readonly string[]).includes(key)) {
-      throw new ResilienceConfigError(UNKNOWN_OPTION('ResilienceModule', key, MODULE_KEYS), 'ResilienceModule', key);
+      const value = (o as Record<string, unknown>)[key];
+      throw new ResilienceConfigError(UNKNOWN_OPTION('ResilienceModule', key, MODULE_KEYS, value), 'ResilienceModule', key, value);
+    }
+  }
+  // forRoot() takes these out before the options reach here; only a forRootAsync
+  // factory can return them, and by then the module is already registered
+  for (const key of ['isGlobal', 'httpErrors'] as const) {
+    if (o[key] !== undefined) {
+      throw new ResilienceConfigError(REGISTRATION_OPTION(key), 'ResilienceModule', key, o[key]);
     }
   }
   const defaults = checkKinds('defaults', o.defaults, KIND_KEYS);
@@ -81,9 +89,6 @@ export function resolveOptions(options: ResilienceModuleOptions | undefined): Re
   if (o.shutdownTimeout !== undefined) {
     const problem = checks.duration(o.shutdownTimeout);
     if (problem) invalid('ResilienceModule', 'shutdownTimeout', o.shutdownTimeout, problem);
-  }
-  for (const key of ['isGlobal', 'httpErrors'] as const) {
-    if (o[key] !== undefined && typeof o[key] !== 'boolean') invalid('ResilienceModule', key, o[key], 'true or false');
   }
   if (o.serializeArgs !== undefined && typeof o.serializeArgs !== 'function') {
     invalid('ResilienceModule', 'serializeArgs', o.serializeArgs, 'a function');
@@ -109,7 +114,7 @@ function checkKinds(owner: string, value: unknown, allowed: readonly string[]): 
   }
   for (const [kind, options] of Object.entries(value)) {
     if (!allowed.includes(kind)) {
-      throw new ResilienceConfigError(UNKNOWN_OPTION(owner, kind, allowed), owner, kind, options);
+      throw new ResilienceConfigError(UNKNOWN_OPTION(owner, kind, allowed, options), owner, kind, options);
     }
     if (options === undefined || !(kind in partialCheck)) continue;
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {

@@ -38,6 +38,8 @@ export interface BulkheadStats {
   accepted: number;
   rejected: number;
   queueTimeouts: number;
+  /** Calls whose caller gave up (cancelled) while they waited in the queue. */
+  aborted: number;
   /** Keyed bulkheads only: partitions held. */
   keys?: number;
 }

@@ -39,8 +39,8 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
     rateLimiter: new Map(),
     fallback: new Map(),
   };
-  /** Options fingerprint per policy, to catch one name given two different configurations. */
-  private readonly fingerprints = new Map<string, string>();
+  /** The options declared for each `kind:name`, to catch one name configured two ways. */
+  private readonly declarations = new Map<string, unknown>();
   private readonly sets = new Map<string, PolicySet>();
   private readonly events = new Subject<ResilienceEvent>();
   /** Every timer the module's policies start, so shutdown can clear them all. @internal */
@@ -129,22 +129,40 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
    */
   getOrCreate(kind: StatefulKind, name: string, options: unknown): Policy {
     const map = this.byKind[kind];
-    const fingerprint = kind === 'fallback' ? '' : fingerprintOf(options);
+    if (kind !== 'fallback') this.declare(kind, name, options);
     const existing = map.get(name);
-    if (existing) {
-      const first = this.fingerprints.get(`${kind}:${name}`) ?? '';
-      // a declaration without options reuses the configured policy of that name
-      if (first !== fingerprint && first !== '{}' && fingerprint !== '{}') {
-        throw new ResilienceConfigError(SHARED_NAME_CONFLICT(kind, name, first, fingerprint), name);
-      }
-      return existing;
-    }
-    const policy = this.create(kind, name, options);
+    if (existing) return existing;
+    const effective = kind === 'fallback' ? options : this.declarations.get(`${kind}:${name}`);
+    const policy = this.create(kind, name, effective);
     map.set(name, policy);
-    this.fingerprints.set(`${kind}:${name}`, fingerprint);
+    policy.gate = this;
     policy.onEvent((event) => this.events.next(event));
     return policy;
   }
+
+  /**
+   * Records the options one declaration gives a named policy. Declarations of one name
+   * must agree; a declaration without options (`@CircuitBreaker('payments')`) uses the
+   * options given elsewhere, wherever it stands. Functions compare by identity.
+   * @internal
+   */
+  declare(kind: Exclude<StatefulKind, 'fallback'>, name: string, options: unknown): void {
+    const key = `${kind}:${name}`;
+    const prior = this.declarations.get(key);
+    if (prior === undefined || isEmptyOptions(prior)) {
+      if (prior !== undefined && !isEmptyOptions(options) && this.byKind[kind].has(name)) {
+        throw new ResilienceConfigError(SHARED_NAME_CONFLICT(kind, name, describeOptions(prior), describeOptions(options)), name);
+      }
+      this.declarations.set(key, options ?? {});
+      return;
+    }
+    if (isEmptyOptions(options) || sameOptions(prior, options)) return;
+    throw new ResilienceConfigError(
+      SHARED_NAME_CONFLICT(kind, name, describeOptions(prior), describeOptions(options)),
+      name,
+    );
+  }
+
 
   private create(kind: StatefulKind, name: string, options: unknown): Policy {
     const time = { clock: this.options.clock, scheduler: this.scheduler };
@@ -284,15 +302,27 @@ class GatedPolicySet extends PolicySet {
   }
 }
 
-/** A stable description of options for comparing two declarations of one name. */
-function fingerprintOf(options: unknown): string {
-  return JSON.stringify(options ?? {}, (_key, value: unknown) => {
-    if (typeof value === 'function') return undefined;
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      return Object.fromEntries(
-        Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-      );
-    }
-    return value;
-  });
+const isEmptyOptions = (options: unknown): boolean =>
+  options === undefined ||
+  (typeof options === 'object' &&
+    options !== null &&
+    Object.values(options).every((value) => value === undefined));
+
+/** Deep equality of option objects; functions and other objects compare by identity. */
+function sameOptions(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!isRecord(a) || !isRecord(b)) return false;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) if (!sameOptions(a[key], b[key])) return false;
+  return true;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+
+/** Options as a message shows them (functions by name). */
+function describeOptions(options: unknown): string {
+  return JSON.stringify(options ?? {}, (_key, value: unknown) =>
+    typeof value === 'function' ? `[function ${value.name || 'anonymous'}]` : value,
+  );
 }

@@ -8,7 +8,7 @@ const neverAborted = new AbortController().signal;
 
 /**
  * The `AbortSignal` of the protected call that is running now: aborted when its
- * `@Timeout` fires (or the app shuts down), so the work can stop instead of running on.
+ * `@Timeout` fires, so the work can stop instead of running on.
  * Outside a protected call, or on a method without `@Timeout`, a signal that never
  * aborts. Pass it on: `fetch(url, { signal: currentSignal() })`.
  * @publicApi
