@@ -32,11 +32,20 @@ export class PolicySet implements IPolicy {
   ) {}
 
   execute<T>(fn: Work<T>, signal?: AbortSignal | CallContext): Promise<T> {
+    // policies owned by an application share its shutdown gate
+    const gate = this.policies.find((policy) => policy.gate)?.gate;
+    if (gate === undefined) return this.executeNow(fn, signal);
+    if (gate.isShuttingDown) return Promise.reject(gate.shutdownError(this.name));
+    return gate.track(this.executeNow(fn, signal));
+  }
+
+  private executeNow<T>(fn: Work<T>, signal?: AbortSignal | CallContext): Promise<T> {
     const context = toContext(signal);
     const run = runChain(this.policies, fn, context);
     if (context === signal) return run;
     return run.finally(() => (context as ChildContext).release());
   }
+
 }
 
 /** Composes policies, the first outermost. @publicApi */

@@ -48,7 +48,12 @@ export class ResilienceExplorer implements OnModuleInit {
     if (!isStatic && !isClassProvider) {
       // a request-scoped or transient factory provider: protect what the factory returns
       if (typeof wrapper.metatype === 'function') {
-        wrapper.metatype = this.protectedFactory(wrapper.metatype as AnyFn);
+        const { factory, protect } = this.protectedFactory(wrapper.metatype as AnyFn);
+        wrapper.metatype = factory;
+        // transient instances injected at bootstrap already exist
+        for (const perContext of wrapper.getStaticTransientInstances?.() ?? []) {
+          if (perContext?.instance) protect(perContext.instance);
+        }
       }
       return undefined;
     }
@@ -97,7 +102,7 @@ export class ResilienceExplorer implements OnModuleInit {
    * Wraps a non-static factory so that every object it returns gets the method table
    * of its class (built once per class, on the first object).
    */
-  private protectedFactory(factory: AnyFn): AnyFn {
+  private protectedFactory(original: AnyFn): { factory: AnyFn; protect: (result: unknown) => unknown } {
     const tables = new Map<object, MethodTable | null>();
     const protectResult = (result: unknown): unknown => {
       if (!result || typeof result !== 'object') return result;
@@ -113,10 +118,11 @@ export class ResilienceExplorer implements OnModuleInit {
       if (table) install(result as Host, table);
       return result;
     };
-    return function (this: unknown, ...deps: unknown[]) {
-      const result = factory.apply(this, deps);
+    const factory = function (this: unknown, ...deps: unknown[]) {
+      const result = original.apply(this, deps);
       return result instanceof Promise ? result.then(protectResult) : protectResult(result);
     };
+    return { factory, protect: protectResult };
   }
 }
 

@@ -1,59 +1,22 @@
-import type { CircuitState } from '../common/events';
+import type { BulkheadStats } from '../bulkhead/bulkhead-compartment';
+import type { KeyedBulkheadStats } from '../bulkhead/keyed-bulkhead.policy';
+import type { CircuitBreakerStats } from '../circuit-breaker/circuit-breaker.policy';
+import type { FallbackStats } from '../fallback/fallback.policy';
+import type { RateLimiterStats } from '../rate-limit/rate-limiter.policy';
+import type { RetryStats } from '../retry/retry.policy';
+import type { TimeoutStats } from '../timeout/timeout.policy';
 
-/** @publicApi */
-export interface CircuitBreakerStats {
-  state: CircuitState;
-  failureCount: number;
-  successCount: number;
-  totalCalls: number;
-  successfulCalls: number;
-  failedCalls: number;
-  rejectedCalls: number;
-  slowCalls: number;
-  failureRate: number;
-  slowCallRate: number;
-  stateChangedAt: number;
-  lastError?: { name: string; message: string };
-}
-/** @publicApi */
-export interface RetryStats {
-  calls: number;
-  successWithoutRetry: number;
-  successWithRetry: number;
-  failedWithRetry: number;
-  failedWithoutRetry: number;
-  attempts: number;
-}
-/** @publicApi */
-export interface TimeoutStats {
-  calls: number;
-  timeouts: number;
-}
-/** @publicApi */
-export interface BulkheadStats {
-  active: number;
-  queued: number;
-  maxConcurrent: number;
-  maxQueue: number;
-  accepted: number;
-  rejected: number;
-  queueTimeouts: number;
-  /** Calls whose caller gave up (cancelled) while they waited in the queue. */
-  aborted: number;
-  /** Keyed bulkheads only: partitions held. */
-  keys?: number;
-}
-/** @publicApi */
-export interface RateLimiterStats {
-  permitted: number;
-  rejected: number;
-}
-/** @publicApi */
-export interface FallbackStats {
-  calls: number;
-  fallbacks: number;
-}
-/** @publicApi */
+export type {
+  BulkheadStats,
+  CircuitBreakerStats,
+  FallbackStats,
+  KeyedBulkheadStats,
+  RateLimiterStats,
+  RetryStats,
+  TimeoutStats,
+};
+
+/** Dead-letter counters (`stats().deadLetters`). @publicApi */
 export interface DeadLetterStats {
   published: number;
   failedToPublish: number;
@@ -66,7 +29,8 @@ export interface ResilienceStats {
   circuitBreakers: Record<string, CircuitBreakerStats>;
   retries: Record<string, RetryStats>;
   timeouts: Record<string, TimeoutStats>;
-  bulkheads: Record<string, BulkheadStats>;
+  /** Keyed bulkheads add `keys`. */
+  bulkheads: Record<string, BulkheadStats | KeyedBulkheadStats>;
   rateLimiters: Record<string, RateLimiterStats>;
   fallbacks: Record<string, FallbackStats>;
   deadLetters: DeadLetterStats;

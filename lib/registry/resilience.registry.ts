@@ -7,8 +7,7 @@ import { PolicySet } from '../common/compose';
 import { BulkheadRejectedError } from '../common/errors/bulkhead-rejected.error';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
 import type { PolicyKind, ResilienceEvent } from '../common/events';
-import type { CallContext } from '../common/call-context';
-import type { Policy, Work } from '../common/policy';
+import type { Policy } from '../common/policy';
 import { SHARED_NAME_CONFLICT } from '../common/resilience.messages';
 import { TrackedScheduler } from '../common/scheduler';
 import { FallbackPolicy } from '../fallback/fallback.policy';
@@ -98,7 +97,7 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
       }
       policies.push(this.getOrCreate(kind, name, config[kind]));
     }
-    const set = new GatedPolicySet(name, policies, this);
+    const set = new PolicySet(name, policies);
     this.sets.set(name, set);
     return set;
   }
@@ -287,20 +286,6 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
  * refuses new calls once shutdown has begun and counts its calls as in flight, so that
  * shutdown waits for them (API §7).
  */
-class GatedPolicySet extends PolicySet {
-  constructor(
-    name: string,
-    policies: readonly Policy[],
-    private readonly registry: ResilienceRegistry,
-  ) {
-    super(name, policies);
-  }
-
-  override execute<T>(fn: Work<T>, signal?: AbortSignal | CallContext): Promise<T> {
-    if (this.registry.isShuttingDown) return Promise.reject(this.registry.shutdownError(this.name));
-    return this.registry.track(super.execute(fn, signal));
-  }
-}
 
 const isEmptyOptions = (options: unknown): boolean =>
   options === undefined ||

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { defer, lastValueFrom, NEVER, Observable, of } from 'rxjs';
 import {
   currentSignal,
   ResilienceModule,
@@ -59,6 +60,37 @@ class SignalService {
   syncTimed(): boolean {
     this.signals.push(currentSignal());
     return currentSignal().aborted;
+  }
+
+  /** Observable: the first attempt never emits and is timed out; the second answers. */
+  @Retry({ maxAttempts: 2, backoff: NO_WAIT })
+  @Timeout(30)
+  perAttemptStream(): Observable<string> {
+    this.signals.push(currentSignal());
+    if (this.signals.length === 1) return NEVER;
+    return of('second');
+  }
+
+  /** Signals read when the Observable is subscribed, not when the method runs. */
+  readonly subscribedSignals: AbortSignal[] = [];
+
+  /** Observable: reads the signal in code that runs only on subscription. */
+  @Timeout(30)
+  deferredStream(): Observable<string> {
+    return defer(() => {
+      this.subscribedSignals.push(currentSignal());
+      return NEVER;
+    });
+  }
+
+  /** Observable: the first subscription never emits and is timed out; the second answers. */
+  @Retry({ maxAttempts: 2, backoff: NO_WAIT })
+  @Timeout(30)
+  deferredPerAttemptStream(): Observable<string> {
+    return defer(() => {
+      this.subscribedSignals.push(currentSignal());
+      return this.subscribedSignals.length === 1 ? NEVER : of('second');
+    });
   }
 }
 
@@ -126,6 +158,40 @@ describe('currentSignal() and @Timeout', () => {
     const { service } = await setup();
     await expect(service.syncTimed()).resolves.toBe(false);
     expect(service.signals[0]).toBeInstanceOf(AbortSignal);
+  });
+
+  describe('on Observable methods', () => {
+    it("is each retry attempt's own signal in the method body: the timed-out attempt's is aborted, the next one's is not", async () => {
+      const { service } = await setup();
+      await expect(lastValueFrom(service.perAttemptStream())).resolves.toBe('second');
+      expect(service.signals).toHaveLength(2); // the method ran again for the second attempt
+      const [first, second] = service.signals;
+      expect(first).not.toBe(second);
+      expect(first.aborted).toBe(true);
+      expect(first.reason).toBeInstanceOf(TimeoutError);
+      expect(second.aborted).toBe(false);
+    });
+
+    it("is the call's signal inside deferred subscription code, aborted when the timeout fires", async () => {
+      const { service } = await setup();
+      const error = await rejectionOf(lastValueFrom(service.deferredStream()));
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect(service.subscribedSignals).toHaveLength(1);
+      const [signal] = service.subscribedSignals;
+      expect(signal.aborted).toBe(true);
+      expect(signal.reason).toBe(error);
+    });
+
+    it("is each retry attempt's own signal inside deferred subscription code", async () => {
+      const { service } = await setup();
+      await expect(lastValueFrom(service.deferredPerAttemptStream())).resolves.toBe('second');
+      expect(service.subscribedSignals).toHaveLength(2);
+      const [first, second] = service.subscribedSignals;
+      expect(first).not.toBe(second);
+      expect(first.aborted).toBe(true);
+      expect(first.reason).toBeInstanceOf(TimeoutError);
+      expect(second.aborted).toBe(false);
+    });
   });
 
   it('outside a protected call is a signal that never aborts', () => {

@@ -68,6 +68,18 @@ class MisspelledBreakerKey {
 }
 
 @Injectable()
+class MisspelledNestedKey {
+  @Retry({ backoff: { intialDelay: 250 } } as never)
+  async call(): Promise<void> {}
+}
+
+@Injectable()
+class MisspelledBulkheadKey {
+  @Bulkhead({ maxConcurent: 4 } as never)
+  async call(): Promise<void> {}
+}
+
+@Injectable()
 class UnknownPolicySet {
   @UsePolicy('nope')
   async call(): Promise<void> {}
@@ -157,6 +169,26 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
       expect(other).toMatchObject({ key: 'resetTimout', value: 1000 });
     });
 
+    it.each<[string, new () => unknown, string[]]>([
+      ['@Retry', MisspelledRetryKey, ['MisspelledRetryKey.call', '"maxAtempts"', '5']],
+      [
+        '@CircuitBreaker',
+        MisspelledBreakerKey,
+        ['MisspelledBreakerKey.call', '"resetTimout"', '1000'],
+      ],
+      [
+        'a nested @Retry key',
+        MisspelledNestedKey,
+        ['MisspelledNestedKey.call', '"backoff.intialDelay"', '250'],
+      ],
+      ['@Bulkhead', MisspelledBulkheadKey, ['MisspelledBulkheadKey.call', '"maxConcurent"', '4']],
+    ])(
+      'an unknown option key (%s): the message names the policy, the key and the value',
+      async (_case, provider, fragments) => {
+        expectConfigError(await withProvider(provider), ...fragments);
+      },
+    );
+
     it('an unknown @UsePolicy name', async () => {
       const error = await withProvider(UnknownPolicySet, { policies: { payments: {} } });
       expectConfigError(error, '"nope"', 'UnknownPolicySet.call', 'payments');
@@ -206,6 +238,27 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
     ])('shutdownTimeout %p', async (value, shown) => {
       const error = await withOptions({ shutdownTimeout: value as number });
       expectConfigError(error, 'ResilienceModule', 'shutdownTimeout', shown);
+    });
+
+    it('an unknown key: the message names the value too', async () => {
+      expectConfigError(
+        await withOptions({ retrys: 3 } as never),
+        'ResilienceModule',
+        '"retrys"',
+        '3',
+      );
+      expectConfigError(
+        await withOptions({ defaults: { retrys: { maxAttempts: 7 } } } as never),
+        'defaults',
+        '"retrys"',
+        '{"maxAttempts":7}',
+      );
+      expectConfigError(
+        await withOptions({ policies: { payments: { retrys: { maxAttempts: 9 } } } } as never),
+        'payments',
+        '"retrys"',
+        '{"maxAttempts":9}',
+      );
     });
 
     it('bad defaults', async () => {

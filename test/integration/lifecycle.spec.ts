@@ -1,7 +1,12 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { lastValueFrom } from 'rxjs';
-import { BulkheadRejectedError, ResilienceModule, ResilienceRegistry } from '../../lib';
+import {
+  BulkheadRejectedError,
+  CircuitBreakerPolicy,
+  ResilienceModule,
+  ResilienceRegistry,
+} from '../../lib';
 import { FakeClock } from '../utils/fake-clock';
 import { UpstreamError } from '../fixtures/flaky-client';
 import { LifecycleService } from '../fixtures/lifecycle.fixtures';
@@ -62,6 +67,87 @@ describe('application shutdown (API §7)', () => {
     const afterClose = await rejectionOf(service.work());
     expect(afterClose).toBeInstanceOf(BulkheadRejectedError);
     expect(afterClose.reason).toBe('shutdown');
+  });
+
+  it('rejects registry handle calls at once with BulkheadRejectedError(shutdown), without calling fn', async () => {
+    const { app, registry } = await setup({ shutdownTimeout: 5000 });
+    const breaker = registry.circuitBreaker('LifecycleService.breaker')!;
+    const retry = registry.retry('LifecycleService.work')!;
+    expect(breaker).toBeDefined();
+    expect(retry).toBeDefined();
+    const held = deferred<string>();
+    const inFlight = settle(retry.execute(() => held.promise)); // keeps shutdown waiting
+
+    const closing = settle(apps.close(app));
+    try {
+      await waitFor(() => registry.isShuttingDown, 1000);
+      let called = 0;
+      const fn = async () => {
+        called++;
+        return 'ran';
+      };
+
+      const breakerError = await rejectionOf(breaker.execute(fn));
+      expect(breakerError).toBeInstanceOf(BulkheadRejectedError);
+      expect(breakerError.reason).toBe('shutdown');
+      expect(breakerError.policyName).toBe('LifecycleService.breaker');
+      const retryError = await rejectionOf(retry.execute(fn));
+      expect(retryError).toBeInstanceOf(BulkheadRejectedError);
+      expect(retryError.reason).toBe('shutdown');
+      expect(retryError.policyName).toBe('LifecycleService.work');
+      expect(called).toBe(0);
+      expect(breaker.stats()).toMatchObject({ totalCalls: 0 }); // never reached the breaker
+
+      // a policy made by hand belongs to no application: shutdown does not concern it
+      const standalone = new CircuitBreakerPolicy('standalone', { failureThreshold: 1 });
+      expect(standalone.gate).toBeUndefined();
+      await expect(standalone.execute(fn)).resolves.toBe('ran');
+      expect(called).toBe(1);
+    } finally {
+      held.resolve('held');
+    }
+    await waitFor(() => closing.settled, 1000);
+    expect(closing.error).toBeUndefined();
+    expect(inFlight.value).toBe('held');
+  });
+
+  it('waits for a registry handle call that was in flight when close() began', async () => {
+    const { app, registry } = await setup({ shutdownTimeout: 5000 });
+    const held = deferred<string>();
+    const inFlight = settle(
+      registry.circuitBreaker('LifecycleService.breaker')!.execute(() => held.promise),
+    );
+    expect(registry.inFlightCalls).toBe(1);
+
+    const closing = settle(apps.close(app));
+    try {
+      await waitFor(() => registry.isShuttingDown, 1000);
+      await sleep(50);
+      expect(closing.settled).toBe(false); // close() waits for the handle call
+      expect(inFlight.settled).toBe(false);
+    } finally {
+      held.resolve('finished');
+    }
+    await waitFor(() => closing.settled, 1000);
+    expect(closing.error).toBeUndefined();
+    expect(inFlight.value).toBe('finished');
+    expect(registry.inFlightCalls).toBe(0);
+  });
+
+  it('stops waiting for a hanging registry handle call after shutdownTimeout', async () => {
+    const { app, registry } = await setup({ shutdownTimeout: 150 });
+    const hung = settle(
+      registry.retry('LifecycleService.work')!.execute(() => new Promise<string>(() => undefined)),
+    );
+    expect(registry.inFlightCalls).toBe(1);
+
+    const started = Date.now();
+    await apps.close(app);
+    const elapsed = Date.now() - started;
+
+    expect(elapsed).toBeGreaterThanOrEqual(140);
+    expect(elapsed).toBeLessThan(1500);
+    expect(hung.settled).toBe(false);
   });
 
   it('lets a call in flight finish its retries during the grace period', async () => {

@@ -1,7 +1,10 @@
-import { Module } from '@nestjs/common';
+import { Module, Provider } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import {
   CircuitOpenError,
   RateLimitedError,
+  ResilienceConfigError,
+  ResilienceExceptionFilter,
   ResilienceModule,
   ResilienceRegistry,
   RetryEvent,
@@ -243,6 +246,55 @@ describe('module options', () => {
       expect(app.get(FeatureService).registry).toBe(app.get(ResilienceRegistry));
     });
 
+    it.each([
+      ['httpErrors', true],
+      ['isGlobal', false],
+    ])(
+      'fails bootstrap when the factory returns %s, saying to pass it next to useFactory',
+      async (key, value) => {
+        const error = await rejectionOf(
+          (async () => {
+            const app = await apps.compile({
+              imports: [ResilienceModule.forRootAsync({ useFactory: () => ({ [key]: value }) })],
+              providers: [BareBreakerClient],
+            });
+            await app.init();
+          })(),
+        );
+        expect(error).toBeInstanceOf(ResilienceConfigError);
+        expect(error.message).toContain('ResilienceModule');
+        expect(error.message).toContain(`"${key}"`);
+        expect(error.message).toContain('next to useFactory');
+        expect(error).toMatchObject({ key, value });
+      },
+    );
+
+    /** The global filter providers a dynamic module registers. */
+    const appFilters = (providers: Provider[] | undefined) =>
+      (providers ?? []).filter(
+        (p): p is Extract<Provider, { provide: unknown }> =>
+          typeof p === 'object' && p !== null && 'provide' in p && p.provide === APP_FILTER,
+      );
+
+    it('registers ResilienceExceptionFilter as APP_FILTER with httpErrors: true next to useFactory', () => {
+      const withFilter = ResilienceModule.forRootAsync({
+        httpErrors: true,
+        useFactory: () => ({}),
+      });
+      expect(appFilters(withFilter.providers)).toEqual([
+        { provide: APP_FILTER, useClass: ResilienceExceptionFilter },
+      ]);
+
+      expect(
+        appFilters(ResilienceModule.forRootAsync({ useFactory: () => ({}) }).providers),
+      ).toEqual([]);
+      expect(
+        appFilters(
+          ResilienceModule.forRootAsync({ httpErrors: false, useFactory: () => ({}) }).providers,
+        ),
+      ).toEqual([]);
+    });
+
     it('takes isGlobal: false', async () => {
       await expect(
         apps.compile({
@@ -273,6 +325,26 @@ describe('module options', () => {
       );
       expect(error.message).toContain('ResilienceRegistry');
       expect(error.message).toContain('FeatureService');
+    });
+
+    it.each([
+      ['yes', '"yes"'],
+      [1, '1'],
+    ])('must be a boolean: %p throws ResilienceConfigError naming isGlobal', (value, shown) => {
+      let error: unknown;
+      try {
+        ResilienceModule.forRoot({ isGlobal: value as any });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ResilienceConfigError);
+      expect((error as Error).message).toContain('ResilienceModule');
+      expect((error as Error).message).toContain('"isGlobal"');
+      expect((error as Error).message).toContain(shown);
+
+      expect(() =>
+        ResilienceModule.forRootAsync({ isGlobal: value as any, useFactory: () => ({}) }),
+      ).toThrow(ResilienceConfigError);
     });
 
     it('false: modules importing the same registration share one registry', async () => {

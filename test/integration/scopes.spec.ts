@@ -1,12 +1,18 @@
 import { ContextIdFactory } from '@nestjs/core';
 import { CircuitOpenError, ResilienceModule, ResilienceRegistry } from '../../lib';
 import {
+  ASYNC_FACTORY_CLIENT,
+  asyncFactoryClientProvider,
+  FACTORY_CLIENT,
+  factoryClientProvider,
+  FactoryMadeClient,
   FirstConsumer,
   ForwardRefScopedClient,
   ImplicitlyScopedService,
   RequestScopedClient,
   SecondConsumer,
   TransientClient,
+  UpstreamConfig,
 } from '../fixtures/scoped.fixtures';
 import { useTestApps } from '../fixtures/testing-app';
 
@@ -96,6 +102,73 @@ describe('request-scoped and transient providers', () => {
       await expect(client.flaky()).rejects.toThrow('not yet');
       expect(client.calls).toBe(1);
     });
+  });
+
+  describe('Scope.REQUEST factory providers', () => {
+    const setup = async () => {
+      const app = await apps.start({
+        imports: [ResilienceModule.forRoot()],
+        providers: [
+          UpstreamConfig,
+          RequestScopedClient,
+          factoryClientProvider,
+          asyncFactoryClientProvider,
+        ],
+      });
+      const resolve = (token: string) =>
+        app.resolve<FactoryMadeClient>(token, ContextIdFactory.create());
+      return { app, resolve, registry: app.get(ResilienceRegistry) };
+    };
+
+    it.each([
+      ['a factory', FACTORY_CLIENT],
+      ['an async factory', ASYNC_FACTORY_CLIENT],
+    ])('protects the methods of what %s returns', async (_kind, token) => {
+      const { resolve, registry } = await setup();
+      const client = await resolve(token);
+      expect(client).toBeInstanceOf(FactoryMadeClient);
+      expect(client.config).toBeInstanceOf(UpstreamConfig); // the factory got its dependency
+
+      await expect(client.flaky()).resolves.toBe(`http://upstream.test via ${client.id}`);
+      expect(client.calls).toBe(3);
+      expect(registry.stats().retries['FactoryMadeClient.flaky']).toMatchObject({
+        calls: 1,
+        successWithRetry: 1,
+        attempts: 3,
+      });
+    });
+
+    it.each([
+      ['a factory', FACTORY_CLIENT],
+      ['an async factory', ASYNC_FACTORY_CLIENT],
+    ])(
+      'gives what %s returns a new instance per request, sharing the breaker by name with a class provider',
+      async (_kind, token) => {
+        const { app, resolve, registry } = await setup();
+        const a = await resolve(token);
+        const b = await resolve(token);
+        expect(a).not.toBe(b);
+
+        await expect(a.call()).rejects.toThrow(`factory instance ${a.id} failed`);
+        const classMade = await app.resolve(RequestScopedClient, ContextIdFactory.create());
+        await expect(classMade.call()).rejects.toThrow(`instance ${classMade.id} failed`);
+        expect(registry.circuitBreaker('scoped-upstream')?.state).toBe('open');
+
+        b.fail = false;
+        await expect(b.call()).rejects.toBeInstanceOf(CircuitOpenError);
+        expect(b.calls).toBe(0);
+        classMade.fail = false;
+        await expect(classMade.call()).rejects.toBeInstanceOf(CircuitOpenError);
+        expect(classMade.calls).toBe(1);
+
+        const { circuitBreakers } = registry.stats();
+        expect(Object.keys(circuitBreakers)).toEqual(['scoped-upstream']);
+        expect(circuitBreakers['scoped-upstream']).toMatchObject({
+          failedCalls: 2,
+          rejectedCalls: 2,
+        });
+      },
+    );
   });
 
   describe('Scope.TRANSIENT', () => {

@@ -8,10 +8,16 @@ import {
 } from '../../lib';
 import { RequestScopedClient } from '../fixtures/scoped.fixtures';
 import {
+  BareSharedClient,
+  ClassifyingClient,
+  ConfiguredSharedClient,
   ConflictingPaymentsClient,
   InventoryClient,
+  OtherFunctionClassifyingClient,
+  OtherThresholdSharedClient,
   PaymentsClient,
   PaymentsReporter,
+  SameFunctionClassifyingClient,
 } from '../fixtures/shared-breaker.fixtures';
 import { rejectionOf, useTestApps } from '../fixtures/testing-app';
 
@@ -56,6 +62,76 @@ describe('sharing policies', () => {
       expect(error.message).toContain('"payments"');
       expect(error.message).toContain('failureThreshold');
       expect(error.message).toContain('7');
+    });
+  });
+
+  describe('declarations of one name', () => {
+    it.each([
+      ['the bare declaration first', [BareSharedClient, ConfiguredSharedClient]],
+      ['the bare declaration last', [ConfiguredSharedClient, BareSharedClient]],
+    ])(
+      'a bare @CircuitBreaker(name) takes the options declared elsewhere (%s)',
+      async (_order, providers) => {
+        const app = await apps.start({ imports: [ResilienceModule.forRoot()], providers });
+        const bare = app.get(BareSharedClient);
+        const configured = app.get(ConfiguredSharedClient);
+        const registry = app.get(ResilienceRegistry);
+
+        await expect(bare.call()).rejects.toThrow('bare failed'); // one failure opens it
+        expect(registry.circuitBreaker('shared')?.state).toBe('open');
+        await expect(bare.call()).rejects.toBeInstanceOf(CircuitOpenError);
+        await expect(configured.call()).rejects.toBeInstanceOf(CircuitOpenError);
+        expect(bare.calls).toBe(1);
+        expect(configured.calls).toBe(0);
+        expect(Object.keys(registry.stats().circuitBreakers)).toEqual(['shared']);
+      },
+    );
+
+    it.each([
+      ['one order', [ConfiguredSharedClient, OtherThresholdSharedClient]],
+      ['the other order', [OtherThresholdSharedClient, ConfiguredSharedClient]],
+      [
+        'with a bare declaration in between',
+        [ConfiguredSharedClient, BareSharedClient, OtherThresholdSharedClient],
+      ],
+      [
+        'with a bare declaration first',
+        [BareSharedClient, OtherThresholdSharedClient, ConfiguredSharedClient],
+      ],
+    ])(
+      'two different option sets for one name fail init, naming the policy (%s)',
+      async (_order, providers) => {
+        const app = await apps.compile({ imports: [ResilienceModule.forRoot()], providers });
+        const error = await rejectionOf(app.init());
+        expect(error).toBeInstanceOf(ResilienceConfigError);
+        expect(error.policyName).toBe('shared');
+        expect(error.message).toContain('"shared"');
+        expect(error.message).toContain('failureThreshold');
+      },
+    );
+
+    it('two different isFailure functions for one name fail init', async () => {
+      const app = await apps.compile({
+        imports: [ResilienceModule.forRoot()],
+        providers: [ClassifyingClient, OtherFunctionClassifyingClient],
+      });
+      const error = await rejectionOf(app.init());
+      expect(error).toBeInstanceOf(ResilienceConfigError);
+      expect(error.policyName).toBe('classified');
+      expect(error.message).toContain('"classified"');
+      expect(error.message).toContain('isFailure');
+    });
+
+    it('one isFailure function shared by reference is the same declaration', async () => {
+      const app = await apps.start({
+        imports: [ResilienceModule.forRoot()],
+        providers: [ClassifyingClient, SameFunctionClassifyingClient],
+      });
+      const first = app.get(ClassifyingClient);
+      const second = app.get(SameFunctionClassifyingClient);
+      await expect(first.call()).rejects.toThrow('classified failed');
+      await expect(second.call()).rejects.toBeInstanceOf(CircuitOpenError);
+      expect(second.calls).toBe(0);
     });
   });
 
