@@ -1,4 +1,6 @@
 import { FakeClock, flush } from '../../test/utils/fake-clock';
+import { deferred, settle } from '../../test/utils/promises';
+import { spyOnAbort } from '../../test/utils/spy-on-abort';
 import { CallContext } from '../common/call-context';
 import { BulkheadRejectedError } from '../common/errors/bulkhead-rejected.error';
 import { CallAbortedError } from '../common/errors/call-aborted.error';
@@ -6,46 +8,6 @@ import { ResilienceConfigError } from '../common/errors/resilience-config.error'
 import type { ResilienceEvent } from '../common/events';
 import { BulkheadOptions, resolveBulkheadOptions } from './bulkhead.options';
 import { BulkheadPolicy } from './bulkhead.policy';
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-}
-
-function deferred<T = string>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Records how a promise ended without leaving it unhandled. */
-function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'resolved', value }),
-    (error) => Object.assign(state, { status: 'rejected', error }),
-  );
-  return state;
-}
-
-/** Records the unsubscribe functions that `context.onAbort` hands out. */
-function spyOnAbort(context: CallContext): jest.Mock[] {
-  const unsubscribes: jest.Mock[] = [];
-  const original = context.onAbort.bind(context);
-  jest.spyOn(context, 'onAbort').mockImplementation((listener) => {
-    const unsubscribe = jest.fn(original(listener));
-    unsubscribes.push(unsubscribe);
-    return unsubscribe;
-  });
-  return unsubscribes;
-}
 
 function setup(options: Partial<BulkheadOptions> = {}) {
   const clock = new FakeClock();
@@ -59,7 +21,7 @@ function setup(options: Partial<BulkheadOptions> = {}) {
 function hold(bulkhead: BulkheadPolicy, context?: CallContext) {
   const work = deferred();
   const started = { value: false };
-  const result = track(
+  const result = settle(
     bulkhead.run(() => {
       started.value = true;
       return work.promise;
@@ -239,7 +201,7 @@ describe('BulkheadPolicy', () => {
     it('frees the slot when the work throws synchronously', async () => {
       const { bulkhead } = setup({ maxConcurrent: 1, maxQueue: 1 });
       const boom = new Error('sync');
-      const a = track(
+      const a = settle(
         bulkhead.run(() => {
           throw boom;
         }, undefined),
@@ -418,7 +380,7 @@ describe('BulkheadPolicy', () => {
       hold(bulkhead);
       const controller = new AbortController();
       const fn = jest.fn();
-      const result = track(bulkhead.execute(fn, controller.signal));
+      const result = settle(bulkhead.execute(fn, controller.signal));
       controller.abort(new Error('stop'));
       await flush();
       expect(result).toMatchObject({ status: 'rejected', error: new Error('stop') });

@@ -1,4 +1,5 @@
 import { FakeClock, flush } from '../../test/utils/fake-clock';
+import { deferred, settle } from '../../test/utils/promises';
 import { CallContext } from '../common/call-context';
 import { BulkheadRejectedError } from '../common/errors/bulkhead-rejected.error';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
@@ -7,27 +8,6 @@ import type { BulkheadOptions } from './bulkhead.options';
 import { BulkheadPolicy } from './bulkhead.policy';
 import { createBulkheadPolicy } from './create-bulkhead-policy';
 import { KeyedBulkheadPolicy } from './keyed-bulkhead.policy';
-
-function deferred<T = string>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'resolved', value }),
-    (error) => Object.assign(state, { status: 'rejected', error }),
-  );
-  return state;
-}
 
 const byTenant = (tenant: string) => tenant;
 
@@ -47,7 +27,7 @@ function setup(options: Partial<BulkheadOptions> = {}) {
 function hold(bulkhead: KeyedBulkheadPolicy, tenant: string, context?: CallContext) {
   const work = deferred();
   const started = { value: false };
-  const result = track(
+  const result = settle(
     bulkhead.run(
       () => {
         started.value = true;
@@ -165,7 +145,7 @@ describe('KeyedBulkheadPolicy', () => {
       hold(bulkhead, 'acme');
       const controller = new AbortController();
       const fn = jest.fn();
-      const waiting = track(bulkhead.executeFor('acme', fn, controller.signal));
+      const waiting = settle(bulkhead.executeFor('acme', fn, controller.signal));
       expect(bulkhead.forKey('acme')).toMatchObject({ queued: 1 });
       controller.abort(new Error('stop'));
       await flush();

@@ -1,4 +1,5 @@
 import { FakeClock } from '../../test/utils/fake-clock';
+import { deferred } from '../../test/utils/promises';
 import { CircuitOpenError } from '../common/errors/circuit-open.error';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
 import type { ResilienceEvent, StateChangeEvent } from '../common/events';
@@ -48,16 +49,6 @@ async function timed(
     d.reject(new Error('slow boom'));
     await expect(result).rejects.toThrow('slow boom');
   }
-}
-
-function deferred<T = string>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<CircuitOpenError> {

@@ -1,4 +1,6 @@
 import { FakeClock, flush } from '../../test/utils/fake-clock';
+import { settle } from '../../test/utils/promises';
+import { spyOnAbort } from '../../test/utils/spy-on-abort';
 import { CallContext } from '../common/call-context';
 import { BulkheadRejectedError } from '../common/errors/bulkhead-rejected.error';
 import { CallAbortedError } from '../common/errors/call-aborted.error';
@@ -7,29 +9,6 @@ import { ResilienceConfigError } from '../common/errors/resilience-config.error'
 import type { ResilienceEvent } from '../common/events';
 import { RateLimiterOptions, resolveRateLimiterOptions } from './rate-limiter.options';
 import { RateLimiterPolicy } from './rate-limiter.policy';
-
-function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'resolved', value }),
-    (error) => Object.assign(state, { status: 'rejected', error }),
-  );
-  return state;
-}
-
-/** Records the unsubscribe functions that `context.onAbort` hands out. */
-function spyOnAbort(context: CallContext): jest.Mock[] {
-  const unsubscribes: jest.Mock[] = [];
-  const original = context.onAbort.bind(context);
-  jest.spyOn(context, 'onAbort').mockImplementation((listener) => {
-    const unsubscribe = jest.fn(original(listener));
-    unsubscribes.push(unsubscribe);
-    return unsubscribe;
-  });
-  return unsubscribes;
-}
 
 function setup(options: Partial<RateLimiterOptions>) {
   const clock = new FakeClock();
@@ -42,7 +21,7 @@ function setup(options: Partial<RateLimiterOptions>) {
 /** Calls the limiter and reports whether the work started synchronously. */
 function call(limiter: RateLimiterPolicy, context?: CallContext) {
   const started = { value: false };
-  const result = track(
+  const result = settle(
     limiter.run(() => {
       started.value = true;
       return 'ok';
@@ -177,13 +156,13 @@ describe('RateLimiterPolicy', () => {
       };
       const { limiter, clock } = setup({ limit: 4, interval: 100, maxWait: 60 });
       const starts: number[] = [];
-      const results: Array<ReturnType<typeof track>> = [];
+      const results: Array<ReturnType<typeof settle>> = [];
       let immediate = 0;
       for (let i = 0; i < 400; i++) {
         const burst = Math.floor(next() * 4);
         for (let j = 0; j < burst; j++) {
           const before = starts.length;
-          results.push(track(limiter.run(() => starts.push(clock.now()), undefined)));
+          results.push(settle(limiter.run(() => starts.push(clock.now()), undefined)));
           if (starts.length > before) immediate++;
         }
         await clock.advance(Math.floor(next() * 15));
@@ -209,7 +188,7 @@ describe('RateLimiterPolicy', () => {
       call(limiter);
       await clock.advance(30);
       let startedAt = 0;
-      const waiting = track(limiter.run(() => (startedAt = clock.now()), undefined));
+      const waiting = settle(limiter.run(() => (startedAt = clock.now()), undefined));
       expect(limiter.waiting).toBe(1);
       expect(clock.pendingTimers).toBe(1);
       await clock.advance(69);
@@ -238,7 +217,7 @@ describe('RateLimiterPolicy', () => {
       const { limiter, clock } = setup({ limit: 2, interval: 100, maxWait: 250 });
       const order: string[] = [];
       const run = (label: string) =>
-        track(limiter.run(() => order.push(`${label}@${clock.now() - start}`), undefined));
+        settle(limiter.run(() => order.push(`${label}@${clock.now() - start}`), undefined));
       const start = clock.now();
       run('a');
       run('b');
@@ -284,7 +263,7 @@ describe('RateLimiterPolicy', () => {
       call(limiter);
       const controller = new AbortController();
       const fn = jest.fn();
-      const waiting = track(limiter.execute(fn, controller.signal));
+      const waiting = settle(limiter.execute(fn, controller.signal));
       controller.abort('stop');
       await flush();
       expect(waiting.error).toBeInstanceOf(CallAbortedError);

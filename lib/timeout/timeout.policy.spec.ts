@@ -1,35 +1,11 @@
 import { FakeClock, flush } from '../../test/utils/fake-clock';
+import { deferred, settle } from '../../test/utils/promises';
 import { CallContext } from '../common/call-context';
 import { ResilienceConfigError, TimeoutError } from '../common/errors';
 import type { ResilienceEvent } from '../common/events';
 import type { Scheduler } from '../common/scheduler';
 import { TimeoutPolicy } from './timeout.policy';
 import { resolveTimeoutOptions } from './timeout.options';
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-function deferred<T = unknown>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Records how and when a promise settles, without leaving a rejection unhandled. */
-function track<T>(promise: Promise<T>, clock: FakeClock) {
-  const state: { settled: boolean; value?: T; error?: unknown; at?: number } = { settled: false };
-  promise.then(
-    (value) => Object.assign(state, { settled: true, value, at: clock.now() }),
-    (error: unknown) => Object.assign(state, { settled: true, error, at: clock.now() }),
-  );
-  return state;
-}
 
 function setup(timeout = 1000) {
   const clock = new FakeClock();
@@ -67,7 +43,7 @@ describe('TimeoutPolicy', () => {
   it('times out exactly at `timeout` ms, not a millisecond earlier', async () => {
     const { policy, clock } = setup(1000);
     const start = clock.now();
-    const state = track(policy.run(never, undefined), clock);
+    const state = settle(policy.run(never, undefined), clock);
     await clock.advance(999);
     expect(state.settled).toBe(false);
     await clock.advance(1);
@@ -83,7 +59,7 @@ describe('TimeoutPolicy', () => {
   it('rejects the caller at once while the work is still running, and ignores its late result', async () => {
     const { policy, clock } = setup(100);
     const work = deferred<string>();
-    const state = track(
+    const state = settle(
       policy.run(() => work.promise, undefined),
       clock,
     );
@@ -100,7 +76,7 @@ describe('TimeoutPolicy', () => {
     const { policy, clock } = setup(100);
     let seen: CallContext | undefined;
     let signal: AbortSignal | undefined;
-    const state = track(
+    const state = settle(
       policy.run((context) => {
         seen = context;
         signal = context.signal;
@@ -119,7 +95,7 @@ describe('TimeoutPolicy', () => {
   it('aborts the signal also when the work reads it only after the timeout', async () => {
     const { policy, clock } = setup(100);
     let seen: CallContext | undefined;
-    const state = track(
+    const state = settle(
       policy.run((context) => {
         seen = context;
         return never();
@@ -134,7 +110,7 @@ describe('TimeoutPolicy', () => {
   it('emits a timeout event', async () => {
     const { policy, clock, events } = setup(250);
     const start = clock.now();
-    track(policy.run(never, undefined), clock);
+    settle(policy.run(never, undefined), clock);
     await clock.advance(250);
     expect(events).toEqual([
       { type: 'timeout', name: 'svc.timeout', timeout: 250, at: start + 250 },
@@ -158,8 +134,8 @@ describe('TimeoutPolicy', () => {
 
     it('leaves no timer after the last call timed out', async () => {
       const { policy, clock } = setup(100);
-      track(policy.run(never, undefined), clock);
-      track(policy.run(never, undefined), clock);
+      settle(policy.run(never, undefined), clock);
+      settle(policy.run(never, undefined), clock);
       await clock.advance(100);
       expect(clock.pendingTimers).toBe(0);
     });
@@ -181,7 +157,7 @@ describe('TimeoutPolicy', () => {
       const order: number[] = [];
       const states = [];
       for (let i = 0; i < 20; i++) {
-        const state = track(policy.run(never, undefined), clock);
+        const state = settle(policy.run(never, undefined), clock);
         states.push(state);
         void policy.run(never, undefined).catch(() => order.push(i));
         expect(clock.pendingTimers).toBe(1);
@@ -204,7 +180,7 @@ describe('TimeoutPolicy', () => {
     it('times out every call that shares a deadline with a single timer firing', async () => {
       const { policy, clock } = setup(100);
       const setTimeout = jest.spyOn(clock, 'setTimeout');
-      const states = Array.from({ length: 1000 }, () => track(policy.run(never, undefined), clock));
+      const states = Array.from({ length: 1000 }, () => settle(policy.run(never, undefined), clock));
       expect(setTimeout).toHaveBeenCalledTimes(1);
       await clock.advance(100);
       expect(states.every((s) => s.error instanceof TimeoutError)).toBe(true);
@@ -216,18 +192,18 @@ describe('TimeoutPolicy', () => {
       const { policy, clock } = setup(100);
       const start = clock.now();
       const first = deferred<string>();
-      const a = track(
+      const a = settle(
         policy.run(() => first.promise, undefined),
         clock,
       );
       await clock.advance(30);
-      const b = track(policy.run(never, undefined), clock);
+      const b = settle(policy.run(never, undefined), clock);
       await clock.advance(30);
-      const c = track(
+      const c = settle(
         policy.run(() => Promise.resolve('c'), undefined),
         clock,
       );
-      const d = track(policy.run(never, undefined), clock);
+      const d = settle(policy.run(never, undefined), clock);
       first.resolve('a');
       await clock.advance(40); // start + 100: the first call's deadline
       expect(a.value).toBe('a');
@@ -247,7 +223,7 @@ describe('TimeoutPolicy', () => {
       const start = clock.now();
       await policy.run(() => 'quick', undefined); // timer armed for start + 100
       await clock.advance(50);
-      const late = track(policy.run(never, undefined), clock); // deadline start + 150
+      const late = settle(policy.run(never, undefined), clock); // deadline start + 150
       await clock.advance(50);
       expect(late.settled).toBe(false);
       expect(clock.pendingTimers).toBe(1);
@@ -264,7 +240,7 @@ describe('TimeoutPolicy', () => {
       const { policy, clock } = setup(100);
       const parent = new CallContext();
       let child: CallContext | undefined;
-      const state = track(
+      const state = settle(
         policy.run((context) => {
           child = context;
           return never();
@@ -285,7 +261,7 @@ describe('TimeoutPolicy', () => {
       const parent = new CallContext();
       let signal: AbortSignal | undefined;
       const work = deferred<never>();
-      const state = track(
+      const state = settle(
         policy.run((context) => {
           signal = context.signal;
           signal.addEventListener('abort', () => work.reject(signal!.reason));
@@ -338,7 +314,7 @@ describe('TimeoutPolicy', () => {
         unlinks.push(unlink);
         return unlink;
       };
-      track(policy.run(never, parent), clock);
+      settle(policy.run(never, parent), clock);
       await clock.advance(100);
       expect(unlinks).toHaveLength(1);
       expect(unlinks[0]).toHaveBeenCalledTimes(1);
@@ -351,7 +327,7 @@ describe('TimeoutPolicy', () => {
     process.on('unhandledRejection', unhandled);
     try {
       const work = deferred<never>();
-      const state = track(
+      const state = settle(
         policy.run(() => work.promise, undefined),
         clock,
       );
@@ -369,7 +345,7 @@ describe('TimeoutPolicy', () => {
 
   it('keeps timing out the other calls when an abort listener of the work throws', async () => {
     const { policy, clock } = setup(100);
-    const a = track(
+    const a = settle(
       policy.run((context) => {
         context.onAbort(() => {
           throw new Error('listener bug');
@@ -378,7 +354,7 @@ describe('TimeoutPolicy', () => {
       }, undefined),
       clock,
     );
-    const b = track(policy.run(never, undefined), clock);
+    const b = settle(policy.run(never, undefined), clock);
     await clock.advance(100);
     expect(a.error).toBeInstanceOf(TimeoutError);
     expect(b.error).toBeInstanceOf(TimeoutError);
@@ -388,7 +364,7 @@ describe('TimeoutPolicy', () => {
     it('clears the timer; calls in flight then settle with their work', async () => {
       const { policy, clock } = setup(100);
       const work = deferred<string>();
-      const state = track(
+      const state = settle(
         policy.run(() => work.promise, undefined),
         clock,
       );
@@ -400,7 +376,7 @@ describe('TimeoutPolicy', () => {
       work.resolve('finished');
       await flush();
       expect(state.value).toBe('finished');
-      track(policy.run(never, undefined), clock);
+      settle(policy.run(never, undefined), clock);
       expect(clock.pendingTimers).toBe(0);
     });
   });

@@ -6,12 +6,15 @@ import {
   CircuitBreakerPolicy,
   ResilienceModule,
   ResilienceRegistry,
+  RetryPolicy,
+  wrap,
 } from '../../lib';
 import { FakeClock } from '../utils/fake-clock';
 import { UpstreamError } from '../fixtures/flaky-client';
 import { LifecycleService } from '../fixtures/lifecycle.fixtures';
 import {
   deferred,
+  Outcome,
   rejectionOf,
   settle,
   sleep,
@@ -31,17 +34,73 @@ describe('application shutdown (API §7)', () => {
     return { app, registry: app.get(ResilienceRegistry), service: app.get(LifecycleService) };
   };
 
-  it('rejects new calls at once with BulkheadRejectedError(shutdown), and waits for the call in flight', async () => {
-    const { app, registry, service } = await setup({ shutdownTimeout: 5000 });
-    const gate = deferred<string>();
-    service.gate = gate.promise;
-    const inFlight = settle(service.work());
-    expect(registry.inFlightCalls).toBe(1);
+  type App = Awaited<ReturnType<typeof setup>>;
+  /** How close() and the call that holds it open stand. */
+  type Shutdown = { closing: Outcome<void>; inFlight: Outcome<string> };
 
+  /**
+   * Starts the call `hold` returns (it ends when `held` resolves), then `app.close()`, and
+   * runs `during` once the registry is shutting down, while that call keeps close() waiting.
+   * Then lets the call finish with 'finished', and checks that close() completed after it.
+   */
+  const duringShutdown = async (
+    { app, registry }: App,
+    hold: (held: Promise<string>) => Promise<string>,
+    during: (shutdown: Shutdown) => Promise<void>,
+  ) => {
+    const held = deferred<string>();
+    const inFlight = settle(hold(held.promise));
     const closing = settle(apps.close(app));
     try {
       await waitFor(() => registry.isShuttingDown, 1000);
+      await during({ closing, inFlight });
+    } finally {
+      held.resolve('finished');
+    }
+    await waitFor(() => closing.settled, 1000);
+    expect(closing.error).toBeUndefined();
+    expect(inFlight.value).toBe('finished');
+  };
 
+  /** Checks that close() is still waiting, and so is the call in flight. */
+  const expectStillWaiting = async ({ closing, inFlight }: Shutdown) => {
+    await sleep(50);
+    expect(closing.settled).toBe(false);
+    expect(inFlight.settled).toBe(false);
+  };
+
+  /** Closes `app` and checks that close() gave up on `hung` after about shutdownTimeout (150). */
+  const expectCloseToGiveUpOn = async (app: App['app'], hung: Outcome<string>) => {
+    const started = Date.now();
+    await apps.close(app);
+    const elapsed = Date.now() - started;
+
+    expect(elapsed).toBeGreaterThanOrEqual(140);
+    expect(elapsed).toBeLessThan(1500);
+    expect(hung.settled).toBe(false);
+  };
+
+  /** Work that counts its calls in `fn.calls`, to show that shutdown rejected a call before it ran. */
+  const counted = () => {
+    const fn = async () => {
+      fn.calls++;
+      return 'ran';
+    };
+    fn.calls = 0;
+    return fn;
+  };
+
+  it('rejects new calls at once with BulkheadRejectedError(shutdown), and waits for the call in flight', async () => {
+    const ctx = await setup({ shutdownTimeout: 5000 });
+    const { registry, service } = ctx;
+    const hold = (held: Promise<string>) => {
+      service.gate = held;
+      const call = service.work();
+      expect(registry.inFlightCalls).toBe(1);
+      return call;
+    };
+
+    await duringShutdown(ctx, hold, async (shutdown) => {
       const error = await rejectionOf(service.work());
       expect(error).toBeInstanceOf(BulkheadRejectedError);
       expect(error.reason).toBe('shutdown');
@@ -54,15 +113,8 @@ describe('application shutdown (API §7)', () => {
       expect(setError.reason).toBe('shutdown');
       expect(service.calls).toBe(1); // rejected before reaching the methods
 
-      await sleep(50);
-      expect(closing.settled).toBe(false); // close() waits for the call in flight
-      expect(inFlight.settled).toBe(false);
-    } finally {
-      gate.resolve('finished');
-    }
-    await waitFor(() => closing.settled, 1000);
-    expect(closing.error).toBeUndefined();
-    expect(inFlight.value).toBe('finished');
+      await expectStillWaiting(shutdown); // close() waits for the call in flight
+    });
 
     const afterClose = await rejectionOf(service.work());
     expect(afterClose).toBeInstanceOf(BulkheadRejectedError);
@@ -70,67 +122,92 @@ describe('application shutdown (API §7)', () => {
   });
 
   it('rejects registry handle calls at once with BulkheadRejectedError(shutdown), without calling fn', async () => {
-    const { app, registry } = await setup({ shutdownTimeout: 5000 });
-    const breaker = registry.circuitBreaker('LifecycleService.breaker')!;
-    const retry = registry.retry('LifecycleService.work')!;
+    const ctx = await setup({ shutdownTimeout: 5000 });
+    const breaker = ctx.registry.circuitBreaker('LifecycleService.breaker')!;
+    const retry = ctx.registry.retry('LifecycleService.work')!;
     expect(breaker).toBeDefined();
     expect(retry).toBeDefined();
-    const held = deferred<string>();
-    const inFlight = settle(retry.execute(() => held.promise)); // keeps shutdown waiting
 
-    const closing = settle(apps.close(app));
-    try {
-      await waitFor(() => registry.isShuttingDown, 1000);
-      let called = 0;
-      const fn = async () => {
-        called++;
-        return 'ran';
-      };
+    // the held retry call keeps shutdown waiting
+    await duringShutdown(
+      ctx,
+      (held) => retry.execute(() => held),
+      async () => {
+        const fn = counted();
 
-      const breakerError = await rejectionOf(breaker.execute(fn));
-      expect(breakerError).toBeInstanceOf(BulkheadRejectedError);
-      expect(breakerError.reason).toBe('shutdown');
-      expect(breakerError.policyName).toBe('LifecycleService.breaker');
-      const retryError = await rejectionOf(retry.execute(fn));
-      expect(retryError).toBeInstanceOf(BulkheadRejectedError);
-      expect(retryError.reason).toBe('shutdown');
-      expect(retryError.policyName).toBe('LifecycleService.work');
-      expect(called).toBe(0);
-      expect(breaker.stats()).toMatchObject({ totalCalls: 0 }); // never reached the breaker
+        const breakerError = await rejectionOf(breaker.execute(fn));
+        expect(breakerError).toBeInstanceOf(BulkheadRejectedError);
+        expect(breakerError.reason).toBe('shutdown');
+        expect(breakerError.policyName).toBe('LifecycleService.breaker');
+        const retryError = await rejectionOf(retry.execute(fn));
+        expect(retryError).toBeInstanceOf(BulkheadRejectedError);
+        expect(retryError.reason).toBe('shutdown');
+        expect(retryError.policyName).toBe('LifecycleService.work');
+        expect(fn.calls).toBe(0);
+        expect(breaker.stats()).toMatchObject({ totalCalls: 0 }); // never reached the breaker
 
-      // a policy made by hand belongs to no application: shutdown does not concern it
-      const standalone = new CircuitBreakerPolicy('standalone', { failureThreshold: 1 });
-      expect(standalone.gate).toBeUndefined();
-      await expect(standalone.execute(fn)).resolves.toBe('ran');
-      expect(called).toBe(1);
-    } finally {
-      held.resolve('held');
-    }
-    await waitFor(() => closing.settled, 1000);
-    expect(closing.error).toBeUndefined();
-    expect(inFlight.value).toBe('held');
+        // a policy made by hand belongs to no application: shutdown does not concern it
+        const standalone = new CircuitBreakerPolicy('standalone', { failureThreshold: 1 });
+        expect(standalone.gate).toBeUndefined();
+        await expect(standalone.execute(fn)).resolves.toBe('ran');
+        expect(fn.calls).toBe(1);
+      },
+    );
   });
 
-  it('waits for a registry handle call that was in flight when close() began', async () => {
-    const { app, registry } = await setup({ shutdownTimeout: 5000 });
-    const held = deferred<string>();
-    const inFlight = settle(
-      registry.circuitBreaker('LifecycleService.breaker')!.execute(() => held.promise),
-    );
-    expect(registry.inFlightCalls).toBe(1);
+  it('rejects wrap() of registry handles at once with BulkheadRejectedError(shutdown), without calling fn', async () => {
+    const ctx = await setup({ shutdownTimeout: 5000 });
+    const breaker = ctx.registry.circuitBreaker('LifecycleService.breaker')!;
+    const retry = ctx.registry.retry('LifecycleService.work')!;
 
-    const closing = settle(apps.close(app));
-    try {
-      await waitFor(() => registry.isShuttingDown, 1000);
-      await sleep(50);
-      expect(closing.settled).toBe(false); // close() waits for the handle call
-      expect(inFlight.settled).toBe(false);
-    } finally {
-      held.resolve('finished');
-    }
-    await waitFor(() => closing.settled, 1000);
-    expect(closing.error).toBeUndefined();
-    expect(inFlight.value).toBe('finished');
+    await duringShutdown(
+      ctx,
+      (held) => retry.execute(() => held),
+      async () => {
+        const fn = counted();
+
+        const error = await rejectionOf(wrap(retry, breaker).execute(fn));
+        expect(error).toBeInstanceOf(BulkheadRejectedError);
+        expect(error.reason).toBe('shutdown');
+        expect(error.policyName).toBe('LifecycleService.work+LifecycleService.breaker');
+        expect(fn.calls).toBe(0);
+        expect(breaker.stats()).toMatchObject({ totalCalls: 0 }); // never reached the breaker
+
+        // policies made by hand belong to no application: wrapping them is not gated
+        const standalone = wrap(
+          new RetryPolicy('standalone-retry', { maxAttempts: 1 }),
+          new CircuitBreakerPolicy('standalone-breaker', { failureThreshold: 1 }),
+        );
+        await expect(standalone.execute(fn)).resolves.toBe('ran');
+        expect(fn.calls).toBe(1);
+      },
+    );
+  });
+
+  it.each([
+    [
+      'a registry handle call',
+      (registry: ResilienceRegistry, held: Promise<string>) =>
+        registry.circuitBreaker('LifecycleService.breaker')!.execute(() => held),
+    ],
+    [
+      'a wrap() call of registry handles',
+      (registry: ResilienceRegistry, held: Promise<string>) =>
+        wrap(
+          registry.retry('LifecycleService.work')!,
+          registry.circuitBreaker('LifecycleService.breaker')!,
+        ).execute(() => held),
+    ],
+  ])('waits for %s that was in flight when close() began', async (_kind, call) => {
+    const ctx = await setup({ shutdownTimeout: 5000 });
+    const { registry } = ctx;
+    const hold = (held: Promise<string>) => {
+      const inFlight = call(registry, held);
+      expect(registry.inFlightCalls).toBe(1);
+      return inFlight;
+    };
+
+    await duringShutdown(ctx, hold, expectStillWaiting); // close() waits for the call
     expect(registry.inFlightCalls).toBe(0);
   });
 
@@ -141,13 +218,7 @@ describe('application shutdown (API §7)', () => {
     );
     expect(registry.inFlightCalls).toBe(1);
 
-    const started = Date.now();
-    await apps.close(app);
-    const elapsed = Date.now() - started;
-
-    expect(elapsed).toBeGreaterThanOrEqual(140);
-    expect(elapsed).toBeLessThan(1500);
-    expect(hung.settled).toBe(false);
+    await expectCloseToGiveUpOn(app, hung);
   });
 
   it('lets a call in flight finish its retries during the grace period', async () => {
@@ -164,13 +235,7 @@ describe('application shutdown (API §7)', () => {
     const { app, service } = await setup({ shutdownTimeout: 150 });
     const hung = settle(service.narrow(new Promise<string>(() => undefined)));
 
-    const started = Date.now();
-    await apps.close(app);
-    const elapsed = Date.now() - started;
-
-    expect(elapsed).toBeGreaterThanOrEqual(140);
-    expect(elapsed).toBeLessThan(1500);
-    expect(hung.settled).toBe(false);
+    await expectCloseToGiveUpOn(app, hung);
   });
 
   it('clears every timer the module owns and fails the calls that were waiting', async () => {

@@ -1,4 +1,5 @@
 import { ContextIdFactory } from '@nestjs/core';
+import type { TestingModule } from '@nestjs/testing';
 import { CircuitOpenError, ResilienceModule, ResilienceRegistry } from '../../lib';
 import {
   ASYNC_FACTORY_CLIENT,
@@ -11,7 +12,10 @@ import {
   ImplicitlyScopedService,
   RequestScopedClient,
   SecondConsumer,
+  TRANSIENT_FACTORY_CLIENT,
   TransientClient,
+  TransientFactoryConsumer,
+  transientFactoryClientProvider,
   UpstreamConfig,
 } from '../fixtures/scoped.fixtures';
 import { useTestApps } from '../fixtures/testing-app';
@@ -128,14 +132,7 @@ describe('request-scoped and transient providers', () => {
       const client = await resolve(token);
       expect(client).toBeInstanceOf(FactoryMadeClient);
       expect(client.config).toBeInstanceOf(UpstreamConfig); // the factory got its dependency
-
-      await expect(client.flaky()).resolves.toBe(`http://upstream.test via ${client.id}`);
-      expect(client.calls).toBe(3);
-      expect(registry.stats().retries['FactoryMadeClient.flaky']).toMatchObject({
-        calls: 1,
-        successWithRetry: 1,
-        attempts: 3,
-      });
+      await expectFlakyRetried(client, registry);
     });
 
     it.each([
@@ -207,4 +204,41 @@ describe('request-scoped and transient providers', () => {
       expect(resolved.calls).toBe(2);
     });
   });
+
+  describe('Scope.TRANSIENT factory providers', () => {
+    const setup = () =>
+      apps.start({
+        imports: [ResilienceModule.forRoot()],
+        providers: [UpstreamConfig, transientFactoryClientProvider, TransientFactoryConsumer],
+      });
+
+    it.each([
+      [
+        'made for a singleton consumer at bootstrap',
+        async (app: TestingModule) => app.get(TransientFactoryConsumer).client,
+      ],
+      [
+        'resolved later',
+        (app: TestingModule) =>
+          app.resolve<FactoryMadeClient>(TRANSIENT_FACTORY_CLIENT, ContextIdFactory.create()),
+      ],
+    ])('protects the methods of what the factory returns, %s', async (_when, get) => {
+      const app = await setup();
+      const client = await get(app);
+      expect(client).toBeInstanceOf(FactoryMadeClient);
+      expect(client.config).toBeInstanceOf(UpstreamConfig);
+      await expectFlakyRetried(client, app.get(ResilienceRegistry));
+    });
+  });
 });
+
+/** `flaky()` fails twice, then succeeds: it resolves only when its @Retry protects it. */
+async function expectFlakyRetried(client: FactoryMadeClient, registry: ResilienceRegistry) {
+  await expect(client.flaky()).resolves.toBe(`http://upstream.test via ${client.id}`);
+  expect(client.calls).toBe(3);
+  expect(registry.stats().retries['FactoryMadeClient.flaky']).toMatchObject({
+    calls: 1,
+    successWithRetry: 1,
+    attempts: 3,
+  });
+}

@@ -1,3 +1,4 @@
+import type { Provider } from '@nestjs/common';
 import { ContextIdFactory } from '@nestjs/core';
 import {
   CircuitOpenError,
@@ -23,6 +24,12 @@ import { rejectionOf, useTestApps } from '../fixtures/testing-app';
 
 describe('sharing policies', () => {
   const apps = useTestApps();
+
+  /** The error that `init()` fails with, for an application of `providers`. */
+  const initError = async (providers: Provider[]) => {
+    const app = await apps.compile({ imports: [ResilienceModule.forRoot()], providers });
+    return rejectionOf(app.init());
+  };
 
   describe('by name within one application', () => {
     it('two methods giving the same breaker name share the breaker', async () => {
@@ -53,11 +60,7 @@ describe('sharing policies', () => {
     });
 
     it('the same name with conflicting options fails init with ResilienceConfigError', async () => {
-      const app = await apps.compile({
-        imports: [ResilienceModule.forRoot()],
-        providers: [PaymentsClient, ConflictingPaymentsClient],
-      });
-      const error = await rejectionOf(app.init());
+      const error = await initError([PaymentsClient, ConflictingPaymentsClient]);
       expect(error).toBeInstanceOf(ResilienceConfigError);
       expect(error.message).toContain('"payments"');
       expect(error.message).toContain('failureThreshold');
@@ -101,8 +104,7 @@ describe('sharing policies', () => {
     ])(
       'two different option sets for one name fail init, naming the policy (%s)',
       async (_order, providers) => {
-        const app = await apps.compile({ imports: [ResilienceModule.forRoot()], providers });
-        const error = await rejectionOf(app.init());
+        const error = await initError(providers);
         expect(error).toBeInstanceOf(ResilienceConfigError);
         expect(error.policyName).toBe('shared');
         expect(error.message).toContain('"shared"');
@@ -111,11 +113,7 @@ describe('sharing policies', () => {
     );
 
     it('two different isFailure functions for one name fail init', async () => {
-      const app = await apps.compile({
-        imports: [ResilienceModule.forRoot()],
-        providers: [ClassifyingClient, OtherFunctionClassifyingClient],
-      });
-      const error = await rejectionOf(app.init());
+      const error = await initError([ClassifyingClient, OtherFunctionClassifyingClient]);
       expect(error).toBeInstanceOf(ResilienceConfigError);
       expect(error.policyName).toBe('classified');
       expect(error.message).toContain('"classified"');

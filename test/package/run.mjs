@@ -196,7 +196,10 @@ function writeApp(app, dir, tarball) {
     },
   };
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  copyFileSync(join(fixtures, app.entry), join(dir, app.entry));
+  // the entry file loads the package its own way, then runs the shared scenario
+  for (const file of [app.entry, 'scenario.cjs']) {
+    copyFileSync(join(fixtures, file), join(dir, file));
+  }
   copyFileSync(join(fixtures, 'consumer.ts.txt'), join(dir, 'consumer.ts'));
   const tsconfig = {
     compilerOptions: {
