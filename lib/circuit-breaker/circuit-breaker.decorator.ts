@@ -26,6 +26,7 @@ export function splitArgs<T>(
   nameOrOptions: string | T | undefined,
   maybeOptions: T | undefined,
 ): [string | undefined, T | Record<string, never>] {
+  if (nameOrOptions === undefined) return [undefined, maybeOptions ?? {}];
   if (typeof nameOrOptions === 'string') {
     if (nameOrOptions.length === 0) {
       throw new ResilienceConfigError(

@@ -45,9 +45,14 @@ export const UNKNOWN_POLICY = (policy: string, target: string, known: readonly s
     : 'No policies are configured: add it to ResilienceModule.forRoot({ policies: { … } }).');
 export const UNKNOWN_FALLBACK = (target: string, method: string) =>
   `@Fallback on ${target} names the method "${method}", which the class does not have.`;
-export const NOT_A_METHOD = (kind: string, key: string | symbol) =>
-  `@${kind} can only decorate methods; "${String(key)}" is not a method.`;
-export const SHARED_NAME_CONFLICT = (kind: string, name: string, first: string, second: string) =>
+export const NOT_A_METHOD = (kind: string, target: string) =>
+  `@${kind} can only decorate methods; ${target} is not a method.`;
+export const STATIC_METHOD = (kind: string, target: string) =>
+  `@${kind} on ${target}: static methods cannot be protected (the policies live on the ` +
+  'instances Nest creates). Move the method to an instance method of a provider.';
+export const SHARED_INSTANCE = (target: string) =>
+  `${target}: the same object is provided to two Nest applications, which must not share ` +
+  'policies. Provide it with useClass or useFactory so that each application gets its own.';export const SHARED_NAME_CONFLICT = (kind: string, name: string, first: string, second: string) =>
   `Two ${kind} policies named "${name}" have different options (${first} and ${second}). ` +
   'Give them different names, or declare the options once (functions compare by identity, ' +
   'so share one function) and use the bare name elsewhere.';

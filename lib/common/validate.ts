@@ -8,14 +8,25 @@ import { INVALID_OPTION, UNKNOWN_OPTION } from './resilience.messages';
  */
 export type Check = (value: unknown) => string | undefined;
 
+/**
+ * The longest delay a Node timer honours (2^31 - 1 ms, about 24.8 days); a longer one
+ * fires after 1 ms, so no duration option may exceed it.
+ */
+export const MAX_TIMER_DELAY = 2_147_483_647;
+
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 export const checks = {
-  /** A duration in ms: finite and >= 0. */
-  duration: ((v) => (finite(v) && v >= 0 ? undefined : 'a duration in ms (a finite number >= 0)')) as Check,
-  /** A duration in ms: finite and > 0. */
+  /** A duration in ms that a timer can wait: finite, >= 0 and at most MAX_TIMER_DELAY. */
+  duration: ((v) =>
+    finite(v) && v >= 0 && v <= MAX_TIMER_DELAY
+      ? undefined
+      : `a duration in ms (a finite number >= 0 and <= ${MAX_TIMER_DELAY})`) as Check,
+  /** A duration in ms that a timer can wait: finite, > 0 and at most MAX_TIMER_DELAY. */
   positiveDuration: ((v) =>
-    finite(v) && v > 0 ? undefined : 'a duration in ms (a finite number > 0)') as Check,
+    finite(v) && v > 0 && v <= MAX_TIMER_DELAY
+      ? undefined
+      : `a duration in ms (a finite number > 0 and <= ${MAX_TIMER_DELAY})`) as Check,
   /** A whole number >= 1. */
   positiveInt: ((v) =>
     finite(v) && Number.isInteger(v) && v >= 1 ? undefined : 'a whole number >= 1') as Check,

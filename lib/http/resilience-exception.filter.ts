@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpStatus, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { throwError } from 'rxjs';
 import { BulkheadRejectedError } from '../common/errors/bulkhead-rejected.error';
 import { CircuitOpenError } from '../common/errors/circuit-open.error';
 import { RateLimitedError } from '../common/errors/rate-limited.error';
@@ -17,7 +18,8 @@ interface Mapping {
  * (with `Retry-After` when known), `TimeoutError` → 504. Works with Express and
  * Fastify. Register it with the module option `httpErrors: true`,
  * `app.useGlobalFilters(new ResilienceExceptionFilter())` or `@UseFilters(…)`.
- * Other error types and non-HTTP contexts are left to the next handler.
+ * Other error types are left to the next handler; in microservice (RPC) handlers the
+ * error is handed back unchanged to the transport.
  * @publicApi
  */
 @Catch(CircuitOpenError, BulkheadRejectedError, RateLimitedError, TimeoutError)
@@ -25,6 +27,8 @@ export class ResilienceExceptionFilter implements ExceptionFilter {
   constructor(@Optional() private readonly adapterHost?: HttpAdapterHost) {}
 
   catch(exception: Error, host: ArgumentsHost): unknown {
+    // microservice handlers expect an Observable error; the transport answers with it
+    if (host.getType() === 'rpc') return throwError(() => exception);
     if (host.getType() !== 'http') throw exception;
     const mapping = ResilienceExceptionFilter.map(exception);
     const response = host.switchToHttp().getResponse();

@@ -1,5 +1,5 @@
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
-import { NOT_A_METHOD } from '../common/resilience.messages';
+import { NOT_A_METHOD, STATIC_METHOD } from '../common/resilience.messages';
 import type { PolicySpec } from './policy-spec';
 import { ORIGINAL_METHOD, POLICIES_METADATA, WRAPPED_METHODS } from './resilience.constants';
 
@@ -41,10 +41,16 @@ export const getPolicySpecs = (fn: unknown): PolicySpec[] | undefined =>
  * @internal
  */
 export function addPolicy(spec: PolicySpec): MethodDecorator {
-  return (_target, key, descriptor: PropertyDescriptor) => {
+  return (target, key, descriptor: PropertyDescriptor) => {
     const current: unknown = descriptor?.value;
+    const isStatic = typeof target === 'function';
+    const className = ((isStatic ? target : target?.constructor) as { name?: string })?.name;
+    const where = `${className || 'anonymous'}.${String(key)}`;
     if (typeof current !== 'function') {
-      throw new ResilienceConfigError(NOT_A_METHOD(DECORATOR_NAMES[spec.kind], key), '', String(key));
+      throw new ResilienceConfigError(NOT_A_METHOD(DECORATOR_NAMES[spec.kind], where), where, String(key), current);
+    }
+    if (isStatic) {
+      throw new ResilienceConfigError(STATIC_METHOD(DECORATOR_NAMES[spec.kind], where), where, String(key));
     }
     const trampoline = isTrampoline(current) ? current : createTrampoline(current as AnyFn, key);
     const specs = getPolicySpecs(trampoline) ?? [];

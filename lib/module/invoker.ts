@@ -120,7 +120,7 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
       // a method without a declared return type turned out to return an Observable
       sawObservable = true;
       plan.returns = 'observable';
-      return collect(result);
+      return collect(result, context);
     };
     const result = recovery
       ? recovery.run((c) => runPolicies(policies, work, c, args), undefined, args, self)
@@ -128,6 +128,7 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
     const tracked = registry.track(result);
     if (plan.returns === 'promise') return tracked;
     if (!sawObservable) return tracked.then(unwrap);
+    tracked.catch(noop); // the error reaches subscribers; none may ever come
     return new Observable((subscriber) => {
       tracked.then((values) => forward(values, subscriber), (error) => subscriber.error(error));
     });
@@ -193,11 +194,27 @@ class Collected {
   constructor(readonly values: unknown[]) {}
 }
 
-/** Runs an Observable to completion, keeping its values. */
-function collect(source: Observable<unknown>): Promise<Collected> {
+/** Runs an Observable to completion, keeping its values; a cancelled call unsubscribes. */
+function collect(source: Observable<unknown>, context: CallContext): Promise<Collected> {
   return new Promise((resolve, reject) => {
     const values: unknown[] = [];
-    source.subscribe({ next: (v) => values.push(v), error: reject, complete: () => resolve(new Collected(values)) });
+    let off: () => void = noop;
+    const subscription = source.subscribe({
+      next: (v) => values.push(v),
+      error: (error: unknown) => {
+        off();
+        reject(error);
+      },
+      complete: () => {
+        off();
+        resolve(new Collected(values));
+      },
+    });
+    if (subscription.closed) return;
+    off = context.onAbort((reason) => {
+      subscription.unsubscribe();
+      reject(reason);
+    });
   });
 }
 

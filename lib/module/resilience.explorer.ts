@@ -5,6 +5,8 @@ import { ResilienceRegistry } from '../registry/resilience.registry';
 import { getOriginal, getPolicySpecs, Host } from './add-policy';
 import { createInvoker, declaredReturnKind } from './invoker';
 import type { PolicySpec } from './policy-spec';
+import { ResilienceConfigError } from '../common/errors/resilience-config.error';
+import { SHARED_INSTANCE } from '../common/resilience.messages';
 import { PolicyFactory } from './policy.factory';
 import { WRAPPED_METHODS } from './resilience.constants';
 
@@ -91,6 +93,7 @@ export class ResilienceExplorer implements OnModuleInit {
 
   private buildTable(proto: object, methods: DecoratedMethod[]): MethodTable {
     const table: MethodTable = {};
+    Object.defineProperty(table, TABLE_OWNER, { value: this.registry });
     for (const { key, method, specs, target } of methods) {
       const plan = this.factory.plan(specs, target, proto, declaredReturnKind(proto, key));
       table[key] = createInvoker(plan, getOriginal(method), this.registry);
@@ -145,8 +148,16 @@ function classNameOf(proto: object, wrapper?: InstanceWrapper): string {
   return (proto.constructor as { name?: string })?.name || String(wrapper?.name ?? 'anonymous');
 }
 
+const TABLE_OWNER = Symbol.for('nestjs-fault-tolerance:table-owner');
+
 function install(instance: Host, table: MethodTable): void {
-  if (Object.prototype.hasOwnProperty.call(instance, WRAPPED_METHODS)) return; // one instance, two tokens
+  if (Object.prototype.hasOwnProperty.call(instance, WRAPPED_METHODS)) {
+    const installed = instance[WRAPPED_METHODS] as MethodTable & { [TABLE_OWNER]?: unknown };
+    const owner = (table as MethodTable & { [TABLE_OWNER]?: unknown })[TABLE_OWNER];
+    if (installed[TABLE_OWNER] === owner) return; // one instance behind two tokens of one app
+    const name = (Object.getPrototypeOf(instance)?.constructor as { name?: string })?.name ?? 'a provider';
+    throw new ResilienceConfigError(SHARED_INSTANCE(name), name);
+  }
   // enumerable: for a provider with a forwardRef() dependency, Nest copies the constructed
   // instance onto a placeholder object with Object.assign, which skips non-enumerable keys
   Object.defineProperty(instance, WRAPPED_METHODS, {

@@ -41,13 +41,21 @@ const MODULE_KEYS = [
 const KIND_KEYS = ['circuitBreaker', 'retry', 'timeout', 'bulkhead', 'rateLimiter'] as const;
 const POLICY_KEYS = [...KIND_KEYS, 'fallback', 'deadLetter'] as const;
 
-/** Partial options are checked with the values a resolver requires filled in. */
-const partialCheck: Record<(typeof KIND_KEYS)[number], (name: string, o: object) => unknown> = {
-  circuitBreaker: (name, o) => resolveCircuitBreakerOptions(name, o),
-  retry: (name, o) => resolveRetryOptions(name, o),
-  timeout: (name, o) => resolveTimeoutOptions(name, { timeout: 1, ...o }),
-  bulkhead: (name, o) => resolveBulkheadOptions(name, o),
-  rateLimiter: (name, o) => resolveRateLimiterOptions(name, { limit: 1, interval: 1, ...o }),
+type Kind = (typeof KIND_KEYS)[number];
+
+/** The resolver of each kind: validates complete options and applies defaults. */
+const resolvers: Record<Kind, (name: string, o: object) => unknown> = {
+  circuitBreaker: resolveCircuitBreakerOptions,
+  retry: resolveRetryOptions,
+  timeout: resolveTimeoutOptions,
+  bulkhead: resolveBulkheadOptions,
+  rateLimiter: resolveRateLimiterOptions,
+};
+
+/** Defaults are partial: they are checked with the keys a policy must give itself filled in. */
+const REQUIRED_PLACEHOLDERS: Partial<Record<Kind, object>> = {
+  timeout: { timeout: 1 },
+  rateLimiter: { limit: 1, interval: 1 },
 };
 
 /**
@@ -77,7 +85,8 @@ export function resolveOptions(options: ResilienceModuleOptions | undefined): Re
     invalid('ResilienceModule', 'policies', policies, 'an object of named policy sets');
   }
   for (const [name, config] of Object.entries(policies)) {
-    checkKinds(name, config, POLICY_KEYS);
+    // a policy set is checked as it will be built: its options over the defaults, under its name
+    checkKinds(name, config, POLICY_KEYS, defaults);
     const fallback = (config as PolicyConfig).fallback;
     if (fallback !== undefined && typeof fallback !== 'function' && typeof fallback !== 'string') {
       invalid(name, 'fallback', fallback, 'a function or a method name');
@@ -85,6 +94,15 @@ export function resolveOptions(options: ResilienceModuleOptions | undefined): Re
   }
   if (o.clock !== undefined && typeof o.clock?.now !== 'function') {
     invalid('ResilienceModule', 'clock', o.clock, 'an object with a now() method');
+  }
+  const timers = o.clock as Partial<Scheduler> | undefined;
+  if (timers && (typeof timers.setTimeout === 'function') !== (typeof timers.clearTimeout === 'function')) {
+    invalid(
+      'ResilienceModule',
+      'clock',
+      o.clock,
+      'a clock with both setTimeout() and clearTimeout() (to drive the timers too) or neither',
+    );
   }
   if (o.shutdownTimeout !== undefined) {
     const problem = checks.duration(o.shutdownTimeout);
@@ -107,7 +125,12 @@ export function resolveOptions(options: ResilienceModuleOptions | undefined): Re
   };
 }
 
-function checkKinds(owner: string, value: unknown, allowed: readonly string[]): PolicyDefaults {
+function checkKinds(
+  owner: string,
+  value: unknown,
+  allowed: readonly string[],
+  defaults?: PolicyDefaults,
+): PolicyDefaults {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ResilienceConfigError(INVALID_OPTION(owner, owner === 'defaults' ? 'defaults' : 'policy set', value, 'an object'), owner);
@@ -116,11 +139,13 @@ function checkKinds(owner: string, value: unknown, allowed: readonly string[]): 
     if (!allowed.includes(kind)) {
       throw new ResilienceConfigError(UNKNOWN_OPTION(owner, kind, allowed, options), owner, kind, options);
     }
-    if (options === undefined || !(kind in partialCheck)) continue;
+    if (options === undefined || !(kind in resolvers)) continue;
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       invalid(owner, kind, options, 'an options object');
     }
-    partialCheck[kind as keyof typeof partialCheck](`${owner}.${kind}`, options);
+    const k = kind as Kind;
+    if (defaults) resolvers[k](owner, mergeOptions(defaults[k], options));
+    else resolvers[k](`${owner}.${kind}`, { ...REQUIRED_PLACEHOLDERS[k], ...options });
   }
   return value as PolicyDefaults;
 }

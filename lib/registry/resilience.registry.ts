@@ -186,7 +186,7 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
           : new KeyedBulkheadPolicy(name, o as never, time);
       }
       case 'fallback':
-        return new FallbackPolicy(name, options as (error: unknown, ...args: unknown[]) => unknown);
+        return new FallbackPolicy(name, options as (error: unknown, ...args: unknown[]) => unknown, time);
     }
   }
 
