@@ -37,6 +37,13 @@ export interface CircuitBreakerOptions {
   /**
    * Trial calls a half-open breaker lets run at the same time; further calls are
    * rejected with `CircuitOpenError`. A whole number >= 1.
+   *
+   * A trial that never settles does not block the breaker forever: when a call finds every
+   * slot taken and the oldest running trial started `resetTimeout` ms ago or earlier, the
+   * running trials are given up as failed, the breaker opens again (reason
+   * `'half-open-failure'`) and that call is rejected as by an open breaker. Their late
+   * outcomes no longer move the state. A trial cancelled by its caller (`CallAbortedError`)
+   * frees its slot without counting as a success or a failure.
    * @default 1
    */
   halfOpenMaxCalls: number;
@@ -72,7 +79,8 @@ export interface CircuitBreakerOptions {
   /**
    * Decides whether a thrown error counts as a failure. An error for which it returns
    * false still reaches the caller but counts as a success. If it throws, the error counts
-   * as a failure.
+   * as a failure. It is not asked about a `CallAbortedError` (the caller cancelled the call),
+   * which counts neither as a success nor as a failure.
    * @default undefined (every thrown error is a failure)
    */
   isFailure?: (error: unknown) => boolean;

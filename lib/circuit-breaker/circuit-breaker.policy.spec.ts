@@ -1,7 +1,9 @@
 import { FakeClock } from '../../test/utils/fake-clock';
 import { deferred } from '../../test/utils/promises';
+import { CallAbortedError } from '../common/errors/call-aborted.error';
 import { CircuitOpenError } from '../common/errors/circuit-open.error';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
+import { TimeoutError } from '../common/errors/timeout.error';
 import type { ResilienceEvent, StateChangeEvent } from '../common/events';
 import type { Scheduler } from '../common/scheduler';
 import { CircuitBreakerOptions, resolveCircuitBreakerOptions } from './circuit-breaker.options';
@@ -920,6 +922,325 @@ describe('CircuitBreakerPolicy', () => {
       });
       await fail(breaker);
       expect(breaker.state).toBe('open');
+    });
+  });
+
+  describe('cancellation by the caller (CallAbortedError)', () => {
+    const aborted = () => new CallAbortedError('inner');
+    /** A `CallAbortedError` as another copy of the package creates it. */
+    const foreignAborted = () =>
+      Object.assign(new Error('Call through "inner" was cancelled.'), {
+        name: 'CallAbortedError',
+        policyName: 'inner',
+        isResilienceError: true as const,
+      });
+
+    async function cancel(breaker: CircuitBreakerPolicy, error: unknown = aborted()) {
+      await expect(breaker.execute(() => Promise.reject(error))).rejects.toBe(error);
+    }
+
+    it('records nothing in closed state and passes the error on unchanged', async () => {
+      const isFailure = jest.fn(() => true);
+      const { breaker, changes } = setup({ failureThreshold: 3, isFailure });
+      const before = breaker.stats();
+      await cancel(breaker);
+      await cancel(breaker);
+      const syncError = aborted();
+      await expect(
+        breaker.execute(() => {
+          throw syncError;
+        }),
+      ).rejects.toBe(syncError);
+      expect(breaker.state).toBe('closed');
+      expect(breaker.stats()).toEqual(before);
+      expect(changes()).toEqual([]);
+      expect(isFailure).not.toHaveBeenCalled();
+
+      await fail(breaker, 3);
+      expect(breaker.state).toBe('open');
+      expect(changes()).toEqual(['closed->open:failure-threshold']);
+      expect(breaker.stats()).toMatchObject({
+        failedCalls: 3,
+        successfulCalls: 0,
+        totalCalls: 3,
+        failureRate: 100,
+        lastError: { name: 'Error', message: 'boom' },
+      });
+    });
+
+    it('neither resets nor extends the consecutive failure count', async () => {
+      const { breaker } = setup({ failureThreshold: 3 });
+      await fail(breaker, 2);
+      await cancel(breaker);
+      await cancel(breaker);
+      expect(breaker.stats()).toMatchObject({
+        state: 'closed',
+        failureCount: 2,
+        failedCalls: 2,
+        totalCalls: 2,
+        failureRate: 100,
+      });
+      await fail(breaker);
+      expect(breaker.state).toBe('open');
+    });
+
+    it('stays out of the sliding window in rate mode', async () => {
+      const { breaker } = setup({ failureRateThreshold: 50, minimumCalls: 2 });
+      await fail(breaker);
+      await cancel(breaker);
+      await cancel(breaker);
+      expect(breaker.stats()).toMatchObject({ state: 'closed', failureRate: 100, totalCalls: 1 });
+      await succeed(breaker);
+      expect(breaker.state).toBe('open'); // 1 of 2 calls failed
+    });
+
+    it('frees a half-open trial slot without closing or reopening', async () => {
+      const { breaker, clock, changes } = setup({
+        failureThreshold: 1,
+        successThreshold: 1,
+        halfOpenMaxCalls: 1,
+      });
+      await fail(breaker);
+      await clock.advance(RESET);
+      const trial = deferred();
+      const cancelled = breaker.execute(() => trial.promise);
+      await rejection(breaker.execute(ok)); // the slot is taken
+      await clock.advance(1_000);
+      const before = breaker.stats();
+      const error = aborted();
+      trial.reject(error);
+      await expect(cancelled).rejects.toBe(error);
+      expect(breaker.state).toBe('half-open');
+      expect(breaker.stats()).toEqual(before);
+      expect(changes()).toEqual([
+        'closed->open:failure-threshold',
+        'open->half-open:reset-timeout',
+      ]);
+
+      // the next call is admitted as a trial
+      const next = deferred();
+      const admitted = jest.fn(() => next.promise);
+      const result = breaker.execute(admitted);
+      expect(admitted).toHaveBeenCalledTimes(1);
+      // the cancelled trial's start time is gone too: nothing counts as hung yet
+      await clock.advance(RESET - 1);
+      const full = await rejection(breaker.execute(ok));
+      expect(full.retryAfter).toBe(0);
+      expect(full.message).toContain('half-open');
+      next.resolve('ok');
+      await expect(result).resolves.toBe('ok');
+      expect(breaker.state).toBe('closed');
+      expect(changes().at(-1)).toBe('half-open->closed:half-open-success');
+    });
+
+    it('frees the slot of a trial that throws CallAbortedError synchronously', async () => {
+      const { breaker, clock } = setup({ failureThreshold: 1, halfOpenMaxCalls: 1 });
+      await fail(breaker);
+      await clock.advance(RESET);
+      const error = aborted();
+      await expect(
+        breaker.execute(() => {
+          throw error;
+        }),
+      ).rejects.toBe(error);
+      expect(breaker.state).toBe('half-open');
+      const work = jest.fn(ok);
+      await expect(breaker.execute(work)).resolves.toBe('ok');
+      expect(work).toHaveBeenCalledTimes(1);
+      expect(breaker.stats()).toMatchObject({ state: 'half-open', successCount: 1 });
+    });
+
+    it('does not free a slot of a newer half-open period when it ends late', async () => {
+      const { breaker, clock } = setup({ failureThreshold: 1, halfOpenMaxCalls: 2 });
+      await fail(breaker);
+      await clock.advance(RESET);
+      const old = deferred();
+      const oldResult = breaker.execute(() => old.promise);
+      await fail(breaker); // the other trial fails: open again
+      await clock.advance(RESET);
+      const trials = [deferred(), deferred()];
+      const results = trials.map((d) => breaker.execute(() => d.promise));
+      const error = aborted();
+      old.reject(error);
+      await expect(oldResult).rejects.toBe(error);
+      await rejection(breaker.execute(ok)); // both slots are still taken
+      trials.forEach((d) => d.resolve('ok'));
+      await Promise.all(results);
+      expect(breaker.state).toBe('closed');
+    });
+
+    it('still counts a TimeoutError as a failure', async () => {
+      const { breaker, clock, changes } = setup({ failureThreshold: 2 });
+      const timeout = () => Promise.reject(new TimeoutError('inner', 100));
+      await expect(breaker.execute(timeout)).rejects.toBeInstanceOf(TimeoutError);
+      await expect(breaker.execute(timeout)).rejects.toBeInstanceOf(TimeoutError);
+      expect(breaker.state).toBe('open');
+      expect(breaker.stats()).toMatchObject({
+        failedCalls: 2,
+        lastError: { name: 'TimeoutError' },
+      });
+      await clock.advance(RESET);
+      await expect(breaker.execute(timeout)).rejects.toBeInstanceOf(TimeoutError);
+      expect(changes().at(-1)).toBe('half-open->open:half-open-failure');
+    });
+
+    it('recognises a CallAbortedError from another copy of the package by its brand', async () => {
+      const { breaker } = setup({ failureThreshold: 1 });
+      const before = breaker.stats();
+      await cancel(breaker, foreignAborted());
+      expect(breaker.state).toBe('closed');
+      expect(breaker.stats()).toEqual(before);
+    });
+
+    it('counts an unbranded error named CallAbortedError as a failure', async () => {
+      const { breaker } = setup({ failureThreshold: 1 });
+      const impostor = new Error('not ours');
+      impostor.name = 'CallAbortedError';
+      await cancel(breaker, impostor);
+      expect(breaker.state).toBe('open');
+      expect(breaker.stats()).toMatchObject({
+        failedCalls: 1,
+        lastError: { name: 'CallAbortedError', message: 'not ours' },
+      });
+    });
+
+    it('counts another resilience error as a failure', async () => {
+      const { breaker } = setup({ failureThreshold: 1 });
+      const other = Object.assign(new Error('queue full'), {
+        name: 'BulkheadRejectedError',
+        isResilienceError: true as const,
+      });
+      await cancel(breaker, other);
+      expect(breaker.state).toBe('open');
+    });
+  });
+
+  describe('hung half-open trials', () => {
+    async function halfOpen(options: Partial<CircuitBreakerOptions>) {
+      const context = setup({ failureThreshold: 1, ...options });
+      await fail(context.breaker);
+      await context.clock.advance(RESET);
+      expect(context.breaker.state).toBe('half-open');
+      return context;
+    }
+
+    it('gives up a trial running for resetTimeout, opens, and admits a new trial later', async () => {
+      const { breaker, clock, changes, events } = await halfOpen({
+        halfOpenMaxCalls: 1,
+        successThreshold: 1,
+      });
+      const hung = deferred();
+      const hungResult = breaker.execute(() => hung.promise);
+      const trialStart = clock.now();
+      const work = jest.fn(ok);
+
+      await clock.advance(RESET - 1);
+      const full = await rejection(breaker.execute(work));
+      expect(full.retryAfter).toBe(0);
+      expect(full.message).toContain('half-open');
+      expect(breaker.state).toBe('half-open');
+
+      await clock.advance(1);
+      const open = await rejection(breaker.execute(work));
+      expect(open.retryAfter).toBe(RESET);
+      expect(open.message).toContain('"cb" is open');
+      expect(work).not.toHaveBeenCalled();
+      expect(breaker.state).toBe('open');
+      expect(changes().at(-1)).toBe('half-open->open:half-open-failure');
+      expect(events.filter((e) => e.type === 'state-change').at(-1)).toEqual({
+        type: 'state-change',
+        name: 'cb',
+        from: 'half-open',
+        to: 'open',
+        reason: 'half-open-failure',
+        at: trialStart + RESET,
+      });
+      expect(events.at(-1)).toEqual({
+        type: 'call-rejected',
+        name: 'cb',
+        state: 'open',
+        retryAfter: RESET,
+        at: trialStart + RESET,
+      });
+      expect(breaker.stats()).toMatchObject({
+        rejectedCalls: 2,
+        stateChangedAt: trialStart + RESET,
+      });
+
+      await clock.advance(RESET - 1);
+      expect(breaker.state).toBe('open');
+      await clock.advance(1);
+      expect(breaker.state).toBe('half-open');
+      const next = deferred();
+      const admitted = jest.fn(() => next.promise);
+      const nextResult = breaker.execute(admitted);
+      expect(admitted).toHaveBeenCalledTimes(1);
+
+      // the late result of the abandoned trial changes nothing
+      const changesBefore = changes();
+      hung.resolve('late');
+      await expect(hungResult).resolves.toBe('late');
+      expect(breaker.state).toBe('half-open');
+      expect(breaker.stats().successCount).toBe(0);
+      expect(changes()).toEqual(changesBefore);
+      await rejection(breaker.execute(ok)); // the new trial still holds its slot
+
+      next.resolve('ok');
+      await expect(nextResult).resolves.toBe('ok');
+      expect(breaker.state).toBe('closed');
+      expect(changes().at(-1)).toBe('half-open->closed:half-open-success');
+    });
+
+    it('ignores a late failure of an abandoned trial', async () => {
+      const { breaker, clock, changes } = await halfOpen({ halfOpenMaxCalls: 1 });
+      const hung = deferred();
+      const hungResult = breaker.execute(() => hung.promise);
+      await clock.advance(RESET);
+      await rejection(breaker.execute(ok));
+      await clock.advance(RESET);
+      expect(breaker.state).toBe('half-open');
+      const changesBefore = changes();
+      hung.reject(new Error('late'));
+      await expect(hungResult).rejects.toThrow('late');
+      expect(breaker.state).toBe('half-open');
+      expect(changes()).toEqual(changesBefore);
+      await succeed(breaker);
+      expect(breaker.stats()).toMatchObject({ state: 'half-open', successCount: 1 });
+    });
+
+    it('measures from the oldest trial still running', async () => {
+      const { breaker, clock, changes } = await halfOpen({
+        halfOpenMaxCalls: 2,
+        successThreshold: 5,
+      });
+      const start = clock.now();
+      const a = deferred();
+      const aResult = breaker.execute(() => a.promise);
+      await clock.advance(500);
+      const b = deferred();
+      void breaker.execute(() => b.promise).catch(() => undefined);
+      await clock.advance(500);
+      a.resolve('ok'); // the oldest trial ends normally
+      await aResult;
+      const c = deferred();
+      void breaker.execute(() => c.promise).catch(() => undefined);
+
+      clock.set(start + RESET); // a's start would count as hung; b's does not yet
+      expect((await rejection(breaker.execute(ok))).retryAfter).toBe(0);
+      expect(breaker.state).toBe('half-open');
+      clock.set(start + 500 + RESET);
+      expect((await rejection(breaker.execute(ok))).retryAfter).toBe(RESET);
+      expect(breaker.state).toBe('open');
+      expect(changes().at(-1)).toBe('half-open->open:half-open-failure');
+    });
+
+    it('does not give up trials while a free slot remains', async () => {
+      const { breaker, clock } = await halfOpen({ halfOpenMaxCalls: 2, successThreshold: 5 });
+      void breaker.execute(() => deferred().promise);
+      clock.set(clock.now() + 2 * RESET);
+      const work = jest.fn(ok);
+      await expect(breaker.execute(work)).resolves.toBe('ok');
+      expect(breaker.state).toBe('half-open');
     });
   });
 });

@@ -1,6 +1,8 @@
 import type { CallContext } from '../common/call-context';
 import type { Clock } from '../common/clock';
+import { CallAbortedError } from '../common/errors/call-aborted.error';
 import { CircuitOpenError } from '../common/errors/circuit-open.error';
+import { isResilienceError } from '../common/errors/resilience.error';
 import type { CircuitState, StateChangeReason } from '../common/events';
 import { Policy, PolicyTime, rootContext, Work } from '../common/policy';
 import { Scheduler, timeSourceFrom } from '../common/scheduler';
@@ -65,11 +67,22 @@ const STATES: readonly CircuitState[] = ['closed', 'open', 'half-open'];
  *   breaker is half-open: `state` computes it from the clock, and a timer emits the
  *   `'state-change'` event on time.
  * - Half-open: up to `halfOpenMaxCalls` trial calls run at a time; `successThreshold`
- *   consecutive successes close the breaker, any failure opens it again.
+ *   consecutive successes close the breaker, any failure opens it again. A trial that never
+ *   settles cannot hold the breaker half-open forever: when a call finds every trial slot
+ *   taken and the oldest running trial started `resetTimeout` ms ago or earlier, the running
+ *   trials are given up as failed and the breaker opens again (reason `'half-open-failure'`);
+ *   that call is rejected as an open breaker rejects calls.
+ *
+ * A call cancelled by its own caller (the work rejects or throws a `CallAbortedError`, from
+ * this copy of the package or another) is not an outcome of the protected resource: it is
+ * counted nowhere (not as a success, a failure or a call, not in the window, not as
+ * `lastError`) and moves no state, except that a half-open trial slot it held is freed. The
+ * error still reaches the caller unchanged. A `TimeoutError` is not a cancellation: it counts
+ * as a failure.
  *
  * Outcomes of calls that were admitted in an earlier state (a slow call that ends after the
- * breaker opened, a trial that ends after another trial closed it) still count in the
- * call totals, but no longer move the state machine.
+ * breaker opened, a trial that ends after another trial closed it or was given up as hung)
+ * still count in the call totals, but no longer move the state machine.
  * @publicApi
  */
 export class CircuitBreakerPolicy extends Policy {
@@ -90,6 +103,11 @@ export class CircuitBreakerPolicy extends Policy {
   private failureCount = 0;
   private successCount = 0;
   private trialsInFlight = 0;
+  /**
+   * Start times of the trials in flight (half-open only; at most `halfOpenMaxCalls` entries),
+   * to give up on hung trials. The closed-state hot path never touches it.
+   */
+  private trialStarts: number[] = [];
   private timer: unknown = undefined;
   private disposed = false;
 
@@ -142,8 +160,16 @@ export class CircuitBreakerPolicy extends Policy {
         if (this.current === 'open') return this.reject(start, this.remaining(start));
       }
       const max = this.options.halfOpenMaxCalls;
-      if (this.trialsInFlight >= max) return this.reject(start, 0, max);
+      if (this.trialsInFlight >= max) {
+        if (start - this.oldestTrialStart() < this.options.resetTimeout) {
+          return this.reject(start, 0, max);
+        }
+        // the running trials hung for a whole resetTimeout: give them up as failed
+        this.transition('open', 'half-open-failure', start);
+        return this.reject(start, this.remaining(start));
+      }
       this.trialsInFlight++;
+      this.trialStarts.push(start);
       trial = true;
     }
     const generation = this.generation;
@@ -152,7 +178,7 @@ export class CircuitBreakerPolicy extends Policy {
     try {
       result = fn(rootContext(context));
     } catch (error) {
-      this.onFailure(error, start, generation, trial);
+      this.onError(error, start, generation, trial);
       return Promise.reject(error);
     }
     if (result instanceof Promise || isThenable(result)) {
@@ -162,7 +188,7 @@ export class CircuitBreakerPolicy extends Policy {
           return value;
         },
         (error: unknown) => {
-          this.onFailure(error, start, generation, trial);
+          this.onError(error, start, generation, trial);
           throw error;
         },
       );
@@ -267,6 +293,7 @@ export class CircuitBreakerPolicy extends Policy {
     this.current = to;
     this.generation++;
     this.trialsInFlight = 0;
+    this.trialStarts.length = 0;
     if (to === 'closed') this.window.reset();
     this.emitStateChange(from, to, 'shared-state', now);
   }
@@ -288,7 +315,7 @@ export class CircuitBreakerPolicy extends Policy {
     if (generation !== this.generation) return;
     this.window.record(now, false, slow);
     if (trial) {
-      this.trialsInFlight--;
+      this.endTrial(start);
       if (++this.successCount >= this.options.successThreshold) {
         this.transition('closed', 'half-open-success', now);
       }
@@ -296,6 +323,16 @@ export class CircuitBreakerPolicy extends Policy {
     }
     this.failureCount = 0;
     if (this.rateMode) this.checkRates(now);
+  }
+
+  /** A rejected or throwing call: a cancellation, an ignored error or a failure. */
+  private onError(error: unknown, start: number, generation: number, trial: boolean): void {
+    if (isCancellation(error)) {
+      // not an outcome of the resource: only give back the trial slot, if still current
+      if (trial && generation === this.generation) this.endTrial(start);
+      return;
+    }
+    this.onFailure(error, start, generation, trial);
   }
 
   private onFailure(error: unknown, start: number, generation: number, trial: boolean): void {
@@ -312,13 +349,28 @@ export class CircuitBreakerPolicy extends Policy {
     this.window.record(now, true, slow);
     this.failureCount++;
     if (trial) {
-      this.trialsInFlight--;
+      this.endTrial(start);
       this.transition('open', 'half-open-failure', now);
     } else if (this.rateMode) {
       this.checkRates(now);
     } else if (this.failureCount >= this.options.failureThreshold) {
       this.transition('open', 'failure-threshold', now);
     }
+  }
+
+  /** Frees the slot of a current-generation trial that started at `start`. */
+  private endTrial(start: number): void {
+    this.trialsInFlight--;
+    const starts = this.trialStarts;
+    const index = starts.indexOf(start);
+    if (index !== -1) starts.splice(index, 1);
+  }
+
+  /** Start time of the oldest trial in flight (at most `halfOpenMaxCalls` entries). */
+  private oldestTrialStart(): number {
+    let oldest = Infinity;
+    for (const at of this.trialStarts) if (at < oldest) oldest = at;
+    return oldest;
   }
 
   private isFailure(error: unknown): boolean {
@@ -372,6 +424,7 @@ export class CircuitBreakerPolicy extends Policy {
     this.generation++;
     this.stateChangedAt = at;
     this.trialsInFlight = 0;
+    this.trialStarts.length = 0;
     this.successCount = 0;
     if (to === 'open') {
       this.openedAt = at;
@@ -452,6 +505,17 @@ export class CircuitBreakerPolicy extends Policy {
       }
     }
   }
+}
+
+/**
+ * True for a `CallAbortedError`, also one from a duplicate copy of the package (recognised by
+ * the resilience brand and its name).
+ */
+function isCancellation(error: unknown): boolean {
+  return (
+    error instanceof CallAbortedError ||
+    (isResilienceError(error) && error.name === 'CallAbortedError')
+  );
 }
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
