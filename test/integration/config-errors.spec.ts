@@ -7,11 +7,13 @@ import {
   ResilienceConfigError,
   ResilienceModule,
   ResilienceModuleOptions,
+  ResilienceRegistry,
   Retry,
   Timeout,
   UsePolicy,
 } from '../../lib';
 import { useTestApps } from '../fixtures/testing-app';
+import { FakeClock } from '../utils/fake-clock';
 
 @Injectable()
 class NegativeResetTimeout {
@@ -52,6 +54,48 @@ class NaNQueueTimeout {
 @Injectable()
 class NegativeInterval {
   @RateLimit({ limit: 1, interval: -1000 })
+  async call(): Promise<void> {}
+}
+
+/** One millisecond more than a Node timer can wait (2^31 - 1 ms). */
+const ABOVE_TIMER_LIMIT = 2_147_483_648;
+
+@Injectable()
+class ResetTimeoutAboveTimerLimit {
+  @CircuitBreaker({ resetTimeout: ABOVE_TIMER_LIMIT })
+  async call(): Promise<void> {}
+}
+
+@Injectable()
+class QueueTimeoutAboveTimerLimit {
+  @Bulkhead({ maxQueue: 1, queueTimeout: ABOVE_TIMER_LIMIT })
+  async call(): Promise<void> {}
+}
+
+@Injectable()
+class IntervalAboveTimerLimit {
+  @RateLimit({ limit: 1, interval: ABOVE_TIMER_LIMIT })
+  async call(): Promise<void> {}
+}
+
+@Injectable()
+class MaxWaitAboveTimerLimit {
+  @RateLimit({ limit: 1, interval: 1000, maxWait: ABOVE_TIMER_LIMIT })
+  async call(): Promise<void> {}
+}
+
+@Injectable()
+class InitialDelayAboveTimerLimit {
+  @Retry({ backoff: { initialDelay: ABOVE_TIMER_LIMIT, maxDelay: ABOVE_TIMER_LIMIT } })
+  async call(): Promise<void> {}
+}
+
+@Injectable()
+class AtTimerLimit {
+  @CircuitBreaker({ resetTimeout: 2_147_483_647 })
+  @Bulkhead({ maxQueue: 1, queueTimeout: 2_147_483_647 })
+  @RateLimit({ limit: 1, interval: 2_147_483_647, maxWait: 2_147_483_647 })
+  @Retry({ backoff: { initialDelay: 2_147_483_647, maxDelay: 2_147_483_647 } })
   async call(): Promise<void> {}
 }
 
@@ -151,6 +195,31 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
       ['a concurrency of 0', ZeroConcurrency, ['ZeroConcurrency.call', 'maxConcurrent', '0']],
       ['a NaN queue timeout', NaNQueueTimeout, ['NaNQueueTimeout.call', 'queueTimeout', 'NaN']],
       ['a negative interval', NegativeInterval, ['NegativeInterval.call', 'interval', '-1000']],
+      [
+        'a resetTimeout above the timer limit',
+        ResetTimeoutAboveTimerLimit,
+        ['ResetTimeoutAboveTimerLimit.call', '"resetTimeout"', '2147483648'],
+      ],
+      [
+        'a queueTimeout above the timer limit',
+        QueueTimeoutAboveTimerLimit,
+        ['QueueTimeoutAboveTimerLimit.call', '"queueTimeout"', '2147483648'],
+      ],
+      [
+        'an interval above the timer limit',
+        IntervalAboveTimerLimit,
+        ['IntervalAboveTimerLimit.call', '"interval"', '2147483648'],
+      ],
+      [
+        'a maxWait above the timer limit',
+        MaxWaitAboveTimerLimit,
+        ['MaxWaitAboveTimerLimit.call', '"maxWait"', '2147483648'],
+      ],
+      [
+        'a backoff.initialDelay above the timer limit',
+        InitialDelayAboveTimerLimit,
+        ['InitialDelayAboveTimerLimit.call', '"backoff.initialDelay"', '2147483648'],
+      ],
     ])('%s', async (_case, provider, fragments) => {
       expectConfigError(await withProvider(provider), ...fragments);
     });
@@ -225,7 +294,88 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
     });
   });
 
+  describe('decorating what cannot be protected, when the class is defined', () => {
+    /** The error that `define` threw. */
+    const definitionError = (define: () => unknown): ResilienceConfigError => {
+      try {
+        define();
+      } catch (error) {
+        return error as ResilienceConfigError;
+      }
+      throw new Error('the class was defined without an error');
+    };
+
+    it('a static method: the message names ClassName.method', () => {
+      const error = definitionError(() => {
+        class StaticHolder {
+          @Retry({ maxAttempts: 2 })
+          static async load(): Promise<void> {}
+        }
+        return StaticHolder;
+      });
+      expectConfigError(error, 'StaticHolder.load', 'static');
+      expect(error.policyName).toBe('StaticHolder.load');
+    });
+
+    it('a static method under another decorator: the message names the decorator too', () => {
+      const error = definitionError(() => {
+        class StaticTimeout {
+          @Timeout(100)
+          static ping(): string {
+            return 'pong';
+          }
+        }
+        return StaticTimeout;
+      });
+      expectConfigError(error, 'StaticTimeout.ping', '@Timeout');
+    });
+
+    it('a getter: the message names ClassName.key', () => {
+      const error = definitionError(() => {
+        class WithGetter {
+          @Retry()
+          get value(): number {
+            return 1;
+          }
+        }
+        return WithGetter;
+      });
+      expectConfigError(error, 'WithGetter.value', '@Retry', 'not a method');
+      expect(error.policyName).toBe('WithGetter.value');
+    });
+
+    it('a data property descriptor: the message names ClassName.key', () => {
+      class WithProperty {
+        limit = 3;
+      }
+      const error = definitionError(() =>
+        CircuitBreaker()(WithProperty.prototype, 'limit', { value: 3, writable: true }),
+      );
+      expectConfigError(error, 'WithProperty.limit', '@CircuitBreaker', 'not a method');
+      expect(error).toMatchObject({ policyName: 'WithProperty.limit', key: 'limit' });
+    });
+
+    it('an instance method of the same class shape is fine', () => {
+      const define = () => {
+        class InstanceHolder {
+          @Retry({ maxAttempts: 2 })
+          async load(): Promise<void> {}
+        }
+        return InstanceHolder;
+      };
+      expect(define).not.toThrow();
+    });
+  });
+
   describe('module options', () => {
+    it('durations of exactly the timer limit (2^31 - 1 ms) are accepted', async () => {
+      const app = await apps.start({
+        imports: [ResilienceModule.forRoot({ shutdownTimeout: 2_147_483_647 })],
+        providers: [AtTimerLimit],
+      });
+      expect(app.get(AtTimerLimit)).toBeInstanceOf(AtTimerLimit);
+    });
+
     it('an unknown key', async () => {
       const error = await withOptions({ retries: {} } as never);
       expectConfigError(error, 'ResilienceModule', '"retries"');
@@ -235,6 +385,7 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
       [-1, '-1'],
       [Number.NaN, 'NaN'],
       ['soon', '"soon"'],
+      [ABOVE_TIMER_LIMIT, '2147483648'],
     ])('shutdownTimeout %p', async (value, shown) => {
       const error = await withOptions({ shutdownTimeout: value as number });
       expectConfigError(error, 'ResilienceModule', 'shutdownTimeout', shown);
@@ -294,6 +445,87 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
         'timeout',
         '0',
       );
+    });
+
+    describe('a policy set is checked as it will be built (its options over the defaults)', () => {
+      it('a timeout without its timeout, naming the set and the key', async () => {
+        const error = await withOptions({ policies: { x: { timeout: {} } } });
+        expectConfigError(error, '"x"', 'timeout');
+        expect(error.policyName).toBe('x');
+      });
+
+      it('a rate limiter without its interval, naming the set and the key', async () => {
+        const error = await withOptions({ policies: { y: { rateLimiter: { limit: 5 } } } });
+        expectConfigError(error, '"y"', 'interval');
+        expect(error.policyName).toBe('y');
+      });
+
+      it('the defaults can give what the set leaves out', async () => {
+        const app = await apps.start({
+          imports: [
+            ResilienceModule.forRoot({
+              defaults: { timeout: { timeout: 50 }, rateLimiter: { limit: 10, interval: 1000 } },
+              policies: { x: { timeout: {} }, y: { rateLimiter: { limit: 5 } } },
+            }),
+          ],
+          providers: [Fine],
+        });
+        const registry = app.get(ResilienceRegistry);
+        await expect(registry.policy('x')!.execute(async () => 'x ran')).resolves.toBe('x ran');
+        await expect(registry.policy('y')!.execute(async () => 'y ran')).resolves.toBe('y ran');
+      });
+
+      it('a backoff valid only with the default maxDelay boots', async () => {
+        const app = await apps.start({
+          imports: [
+            ResilienceModule.forRoot({
+              defaults: { retry: { backoff: { maxDelay: 60_000 } } },
+              policies: { slowRetry: { retry: { backoff: { initialDelay: 40_000 } } } },
+            }),
+          ],
+          providers: [Fine],
+        });
+        const registry = app.get(ResilienceRegistry);
+        expect(registry.policy('slowRetry')).toBeDefined();
+        await expect(registry.policy('slowRetry')!.execute(async () => 'ok')).resolves.toBe('ok');
+      });
+
+      it('a backoff that the merged defaults make invalid fails, naming the set', async () => {
+        const error = await withOptions({
+          defaults: { retry: { backoff: { maxDelay: 500 } } },
+          policies: { quick: { retry: { backoff: { initialDelay: 1000 } } } },
+        });
+        expectConfigError(error, '"quick"', 'maxDelay', '500', '1000');
+        expect(error.policyName).toBe('quick');
+      });
+    });
+
+    it('a clock with setTimeout but no clearTimeout', async () => {
+      const clock = { now: () => 0, setTimeout: () => 1 };
+      const error = await withOptions({ clock } as ResilienceModuleOptions);
+      expectConfigError(error, 'ResilienceModule', 'clock');
+      expect(error.key).toBe('clock');
+    });
+
+    it('a clock with clearTimeout but no setTimeout', async () => {
+      const clock = { now: () => 0, clearTimeout: () => undefined };
+      const error = await withOptions({ clock } as ResilienceModuleOptions);
+      expectConfigError(error, 'ResilienceModule', 'clock');
+    });
+
+    it('a clock with both timer methods, or neither, is fine', async () => {
+      await expect(
+        apps.start({
+          imports: [ResilienceModule.forRoot({ clock: new FakeClock() })],
+          providers: [Fine],
+        }),
+      ).resolves.toBeDefined();
+      await expect(
+        apps.start({
+          imports: [ResilienceModule.forRoot({ clock: { now: () => Date.now() } })],
+          providers: [Fine],
+        }),
+      ).resolves.toBeDefined();
     });
 
     it('bad options from forRootAsync', async () => {

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import {
   CircuitBreaker,
   CircuitOpenError,
+  Fallback,
+  FallbackEvent,
   ResilienceModule,
   ResilienceRegistry,
   Retry,
@@ -59,6 +61,24 @@ class TimedService {
 }
 
 const NAME = 'TimedService.guarded';
+
+@Injectable()
+class RecoveringService {
+  @Fallback(() => 'fallback')
+  async alone(): Promise<string> {
+    throw new UpstreamError('alone failed');
+  }
+
+  @Fallback('recover')
+  @Retry({ maxAttempts: 2, backoff: { type: 'fixed', initialDelay: 250, jitter: 'none' } })
+  async retried(): Promise<string> {
+    throw new UpstreamError('retried failed');
+  }
+
+  recover(): string {
+    return 'recovered';
+  }
+}
 
 describe('with the FakeClock module option', () => {
   const apps = useTestApps();
@@ -171,6 +191,44 @@ describe('with the FakeClock module option', () => {
       expect(outcome.error).toBeInstanceOf(UpstreamError);
       expect((outcome.error as Error).message).toBe(`failure #${expected.length}`);
       expect(registry.scheduler.size).toBe(0);
+    });
+  });
+
+  describe('fallback events', () => {
+    /** A start far from the real time, so that a timestamp from Date.now() cannot pass. */
+    const START = 1_000_000;
+
+    const setupFallbacks = async () => {
+      const clock = new FakeClock(START);
+      const app = await apps.start({
+        imports: [ResilienceModule.forRoot({ clock })],
+        providers: [RecoveringService],
+      });
+      const fallbacks: FallbackEvent[] = [];
+      app
+        .get(ResilienceRegistry)
+        .events$.subscribe((e) => e.type === 'fallback' && fallbacks.push(e));
+      return { clock, fallbacks, service: app.get(RecoveringService) };
+    };
+
+    it("carry the module clock's time in `at`", async () => {
+      const { clock, fallbacks, service } = await setupFallbacks();
+      await expect(service.alone()).resolves.toBe('fallback');
+      await clock.advance(5_000);
+      await expect(service.alone()).resolves.toBe('fallback');
+
+      expect(fallbacks).toHaveLength(2);
+      expect(fallbacks.map((e) => e.at)).toEqual([START, START + 5_000]);
+      expect(fallbacks[0]).toMatchObject({ type: 'fallback', name: 'RecoveringService.alone' });
+      expect((fallbacks[0].error as Error).message).toBe('alone failed');
+    });
+
+    it('are stamped when the fallback runs, after the retry waited on the same clock', async () => {
+      const { clock, fallbacks, service } = await setupFallbacks();
+      const outcome = settle(service.retried());
+      await clock.advance(250);
+      expect(outcome).toMatchObject({ status: 'resolved', value: 'recovered' });
+      expect(fallbacks.map((e) => e.at)).toEqual([START + 250]);
     });
   });
 });

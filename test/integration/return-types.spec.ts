@@ -1,11 +1,45 @@
-import { isObservable, lastValueFrom, Observable, toArray } from 'rxjs';
-import { ResilienceModule, ResilienceRegistry, TimeoutError } from '../../lib';
+import { Injectable } from '@nestjs/common';
+import { interval, isObservable, lastValueFrom, Observable, throwError, toArray } from 'rxjs';
+import { ResilienceModule, ResilienceRegistry, Retry, Timeout, TimeoutError } from '../../lib';
 import { FakeClock } from '../utils/fake-clock';
-import { UpstreamError } from '../fixtures/flaky-client';
+import { recordUnhandledRejections } from '../utils/unhandled-rejections';
+import { NO_WAIT, UpstreamError } from '../fixtures/flaky-client';
 import { StreamService } from '../fixtures/streams.fixtures';
 import { rejectionOf, sleep, useTestApps } from '../fixtures/testing-app';
 
 const values = <T>(source: Observable<T>): Promise<T[]> => lastValueFrom(source.pipe(toArray()));
+
+/** Methods that declare no return type and return an Observable (found on the first call). */
+@Injectable()
+class UndeclaredStreams {
+  subscriptions = 0;
+  /** Values the source emitted, counted at the source. */
+  emissions = 0;
+  teardowns = 0;
+  failingCalls = 0;
+
+  /** Ticks every 5ms for ever. */
+  @Timeout(30)
+  ticking() {
+    return new Observable<number>((subscriber) => {
+      this.subscriptions++;
+      const ticks = interval(5).subscribe((n) => {
+        this.emissions++;
+        subscriber.next(n);
+      });
+      return () => {
+        this.teardowns++;
+        ticks.unsubscribe();
+      };
+    });
+  }
+
+  @Retry({ maxAttempts: 2, backoff: NO_WAIT })
+  failing() {
+    this.failingCalls++;
+    return throwError(() => new UpstreamError(`failing call #${this.failingCalls}`));
+  }
+}
 
 describe('return types', () => {
   const apps = useTestApps();
@@ -193,6 +227,65 @@ describe('return types', () => {
       await expect(values(second)).resolves.toEqual(['a', 'b']);
       await expect(values(second)).resolves.toEqual(['a', 'b']);
       expect(service.subscriptions).toBe(5);
+    });
+
+    describe('without a declared return type, on the first call', () => {
+      const setupUndeclared = async () => {
+        const app = await apps.start({
+          imports: [ResilienceModule.forRoot()],
+          providers: [UndeclaredStreams],
+        });
+        return { service: app.get(UndeclaredStreams), registry: app.get(ResilienceRegistry) };
+      };
+
+      it('an endless Observable times out and the source is unsubscribed', async () => {
+        const { service, registry } = await setupUndeclared();
+        expect(
+          Reflect.getMetadata('design:returntype', UndeclaredStreams.prototype, 'ticking'),
+        ).toBeUndefined();
+
+        const result = service.ticking() as unknown;
+        expect(isObservable(result)).toBe(true);
+        const started = Date.now();
+        const error = await rejectionOf(values(result as Observable<number>));
+
+        expect(error).toBeInstanceOf(TimeoutError);
+        expect(error.timeout).toBe(30);
+        expect(Date.now() - started).toBeLessThan(1000);
+        expect(service.subscriptions).toBe(1);
+        expect(service.teardowns).toBe(1);
+        const emittedAtTimeout = service.emissions;
+        await sleep(60); // a dozen ticks of the source, had it been left running
+        expect(service.emissions).toBe(emittedAtTimeout);
+        expect(service.teardowns).toBe(1);
+        expect(registry.stats().timeouts['UndeclaredStreams.ticking']).toEqual({
+          calls: 1,
+          timeouts: 1,
+        });
+        expect(registry.inFlightCalls).toBe(0);
+      });
+
+      it('a failing call whose Observable nobody subscribes to leaves no unhandled rejection', async () => {
+        const { service, registry } = await setupUndeclared();
+        const unhandled = recordUnhandledRejections();
+        try {
+          const result = service.failing() as unknown;
+          expect(isObservable(result)).toBe(true);
+          await sleep(20); // past the turn in which Node reports unhandled rejections
+          expect(service.failingCalls).toBe(2); // the retry ran: the call really failed
+          expect(registry.inFlightCalls).toBe(0);
+          expect(unhandled.reasons).toEqual([]);
+
+          // a late subscriber still gets the error
+          const error = await rejectionOf(values(result as Observable<unknown>));
+          expect(error).toBeInstanceOf(UpstreamError);
+          expect(error.message).toBe('failing call #2');
+          await sleep(5);
+          expect(unhandled.reasons).toEqual([]);
+        } finally {
+          unhandled.stop();
+        }
+      });
     });
 
     it('are detected on the first call when no return type is declared and only a fallback protects them', async () => {

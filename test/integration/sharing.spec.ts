@@ -191,6 +191,67 @@ describe('sharing policies', () => {
       expect(b.get(ResilienceRegistry).circuitBreaker('scoped-upstream')?.state).toBe('closed');
     });
 
+    describe('one object provided with useValue', () => {
+      it("to two applications fails the second application's init", async () => {
+        const shared = new InventoryClient();
+        const metadata = {
+          imports: [ResilienceModule.forRoot()],
+          providers: [{ provide: InventoryClient, useValue: shared }],
+        };
+        const a = await apps.start(metadata);
+        const b = await apps.compile(metadata);
+
+        const error = await rejectionOf(b.init());
+        expect(error).toBeInstanceOf(ResilienceConfigError);
+        expect(error.message).toContain('InventoryClient');
+        expect(error.message).toMatch(/provided to two (Nest )?applications/);
+
+        // the first application keeps its own protection
+        await expect(a.get(InventoryClient).reserve(true)).rejects.toThrow('reserve failed');
+        await expect(a.get(InventoryClient).reserve(false)).rejects.toBeInstanceOf(
+          CircuitOpenError,
+        );
+      });
+
+      it('behind two tokens of one application is fine (two useValue tokens)', async () => {
+        const shared = new InventoryClient();
+        const app = await apps.start({
+          imports: [ResilienceModule.forRoot()],
+          providers: [
+            { provide: 'FIRST', useValue: shared },
+            { provide: 'SECOND', useValue: shared },
+          ],
+        });
+        const first = app.get<InventoryClient>('FIRST');
+        const second = app.get<InventoryClient>('SECOND');
+        expect(first).toBe(second);
+
+        await expect(first.reserve(true)).rejects.toThrow('reserve failed');
+        await expect(second.reserve(false)).rejects.toBeInstanceOf(CircuitOpenError);
+        expect(shared.calls).toBe(1);
+        expect(app.get(ResilienceRegistry).circuitBreaker('InventoryClient.reserve')?.state).toBe(
+          'open',
+        );
+      });
+
+      it('behind two tokens of one application is fine (useExisting)', async () => {
+        const shared = new InventoryClient();
+        const app = await apps.start({
+          imports: [ResilienceModule.forRoot()],
+          providers: [
+            { provide: InventoryClient, useValue: shared },
+            { provide: 'ALIAS', useExisting: InventoryClient },
+          ],
+        });
+        const alias = app.get<InventoryClient>('ALIAS');
+        expect(alias).toBe(shared);
+
+        await expect(alias.reserve(true)).rejects.toThrow('reserve failed');
+        await expect(shared.reserve(false)).rejects.toBeInstanceOf(CircuitOpenError);
+        expect(shared.calls).toBe(1);
+      });
+    });
+
     it('closing app A leaves app B working', async () => {
       const { a, b } = await startTwo();
       await apps.close(a);
