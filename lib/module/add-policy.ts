@@ -1,12 +1,13 @@
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
 import { NOT_A_METHOD, STATIC_METHOD } from '../common/resilience.messages';
+import type { Invoker } from './invoker';
 import type { PolicySpec } from './policy-spec';
 import { ORIGINAL_METHOD, POLICIES_METADATA, WRAPPED_METHODS } from './resilience.constants';
 
 type AnyFn = (...args: unknown[]) => unknown;
 /** An object whose methods the explorer has wrapped. @internal */
 export type Host = Record<string | symbol, unknown> & {
-  [WRAPPED_METHODS]?: Record<string | symbol, AnyFn>;
+  [WRAPPED_METHODS]?: Record<string | symbol, Invoker>;
 };
 /** The function a decorated method is replaced by. @internal */
 export type Trampoline = AnyFn & { [ORIGINAL_METHOD]: AnyFn };
@@ -63,7 +64,7 @@ export function addPolicy(spec: PolicySpec): MethodDecorator {
 function createTrampoline(original: AnyFn, key: string | symbol): Trampoline {
   const trampoline = function (this: Host, ...args: unknown[]) {
     const wrapped = this?.[WRAPPED_METHODS]?.[key];
-    return (wrapped ?? original).apply(this, args);
+    return wrapped === undefined ? original.apply(this, args) : wrapped(this, args);
   } as Trampoline;
   trampoline[ORIGINAL_METHOD] = original;
   Object.defineProperty(trampoline, 'name', { value: original.name || String(key) });

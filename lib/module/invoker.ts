@@ -8,6 +8,8 @@ import type { FallbackPolicy } from '../fallback/fallback.policy';
 import { callStorage } from '../timeout/current-signal';
 
 type AnyFn = (...args: unknown[]) => unknown;
+/** A protected method: called by the trampoline with the instance and the arguments. @internal */
+export type Invoker = (self: unknown, args: unknown[]) => unknown;
 
 /** How a method hands back its result, as far as the invoker can tell. @internal */
 export type ReturnKind = 'observable' | 'promise' | 'unknown';
@@ -34,13 +36,14 @@ export interface MethodPlan {
  * chain once per subscription (a retry re-subscribes).
  * @internal
  */
-export function createInvoker(plan: MethodPlan, original: AnyFn, registry: ResilienceRegistry): AnyFn {
+export function createInvoker(plan: MethodPlan, original: AnyFn, registry: ResilienceRegistry): Invoker {
   const { policies, recovery, target, exposesSignal } = plan;
   const call = (self: unknown, args: unknown[], context: CallContext): unknown =>
-    exposesSignal ? callStorage.run(context, () => original.apply(self, args)) : original.apply(self, args);
+    exposesSignal
+      ? callStorage.run(context, Reflect.apply, original, self, args)
+      : original.apply(self, args);
 
-  const asObservable = function (this: unknown, ...args: unknown[]): Observable<unknown> {
-    const self = this;
+  const asObservable = (self: unknown, args: unknown[]): Observable<unknown> => {
     return new Observable<unknown>((subscriber) => {
       if (registry.isShuttingDown) {
         subscriber.error(registry.shutdownError(target));
@@ -110,9 +113,8 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
     });
   };
 
-  const asPromise = function (this: unknown, ...args: unknown[]): unknown {
+  const asPromise = (self: unknown, args: unknown[]): unknown => {
     if (registry.isShuttingDown) return Promise.reject(registry.shutdownError(target));
-    const self = this;
     let sawObservable = false;
     const work: Work<unknown> = plan.returns === 'promise' ? (context) => call(self, args, context) : (context) => {
       const result = call(self, args, context);
@@ -134,10 +136,8 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
     });
   };
 
-  const invoker = function (this: unknown, ...args: unknown[]): unknown {
-    return plan.returns === 'observable' ? asObservable.apply(this, args) : asPromise.apply(this, args);
-  };
-  return invoker;
+  return (self, args) =>
+    plan.returns === 'observable' ? asObservable(self, args) : asPromise(self, args);
 }
 
 const COMPLETED = Symbol('completed');

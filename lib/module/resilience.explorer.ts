@@ -3,7 +3,7 @@ import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { ResilienceRegistry } from '../registry/resilience.registry';
 import { getOriginal, getPolicySpecs, Host } from './add-policy';
-import { createInvoker, declaredReturnKind } from './invoker';
+import { createInvoker, declaredReturnKind, Invoker } from './invoker';
 import type { PolicySpec } from './policy-spec';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
 import { SHARED_INSTANCE } from '../common/resilience.messages';
@@ -11,7 +11,7 @@ import { PolicyFactory } from './policy.factory';
 import { WRAPPED_METHODS } from './resilience.constants';
 
 type AnyFn = (...args: unknown[]) => unknown;
-type MethodTable = Record<string | symbol, AnyFn>;
+type MethodTable = Record<string | symbol, Invoker>;
 
 /**
  * At bootstrap, finds every decorated method of every provider and controller of the

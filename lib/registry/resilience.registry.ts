@@ -7,6 +7,7 @@ import { PolicySet } from '../common/compose';
 import { BulkheadRejectedError } from '../common/errors/bulkhead-rejected.error';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
 import type { PolicyKind, ResilienceEvent } from '../common/events';
+import type { Disposable } from '../common/emitter';
 import type { Policy } from '../common/policy';
 import { SHARED_NAME_CONFLICT } from '../common/resilience.messages';
 import { TrackedScheduler } from '../common/scheduler';
@@ -49,7 +50,18 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
   private drained?: () => void;
 
   /** Every event of every policy of this application. */
-  readonly events$: Observable<ResilienceEvent> = this.events.asObservable();
+  readonly events$: Observable<ResilienceEvent> = new Observable<ResilienceEvent>((subscriber) => {
+    const subscription = this.events.subscribe(subscriber);
+    if (++this.observers === 1) this.forwardAll();
+    return () => {
+      subscription.unsubscribe();
+      if (--this.observers === 0) this.stopForwarding();
+    };
+  });
+  /** Subscribers of `events$`: policies build events only while there is one. */
+  private observers = 0;
+  private readonly forwarding = new Map<Policy, Disposable>();
+  private readonly forward = (event: ResilienceEvent): void => this.events.next(event);
 
   constructor(@Inject(RESOLVED_OPTIONS) readonly options: ResolvedModuleOptions) {
     this.scheduler = new TrackedScheduler(options.scheduler);
@@ -135,7 +147,7 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
     const policy = this.create(kind, name, effective);
     map.set(name, policy);
     policy.gate = this;
-    policy.onEvent((event) => this.events.next(event));
+    if (this.observers > 0) this.forwarding.set(policy, policy.onEvent(this.forward));
     return policy;
   }
 
@@ -190,6 +202,19 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
     }
   }
 
+  private forwardAll(): void {
+    for (const map of Object.values(this.byKind)) {
+      for (const policy of map.values()) {
+        if (!this.forwarding.has(policy)) this.forwarding.set(policy, policy.onEvent(this.forward));
+      }
+    }
+  }
+
+  private stopForwarding(): void {
+    for (const listener of this.forwarding.values()) listener.dispose();
+    this.forwarding.clear();
+  }
+
   private lookup(kind: StatefulKind, name: string): Policy | undefined {
     const found = this.byKind[kind].get(name);
     if (found) return found;
@@ -221,17 +246,18 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
   /** Counts `call` as in flight until it settles. @internal */
   track<T>(call: Promise<T>): Promise<T> {
     this.inFlight++;
-    return call.then(
-      (value) => {
-        this.settled();
-        return value;
-      },
-      (error: unknown) => {
-        this.settled();
-        throw error;
-      },
-    );
+    return call.then(this.settledWith as (value: T) => T, this.failedWith);
   }
+
+  private readonly settledWith = (value: unknown): unknown => {
+    this.settled();
+    return value;
+  };
+
+  private readonly failedWith = (error: unknown): never => {
+    this.settled();
+    throw error;
+  };
 
   /** For callers that track completion themselves (Observables). @internal */
   enter(): void {

@@ -64,8 +64,8 @@ describe('ResilienceRegistry', () => {
     });
     const registry = app.get(ResilienceRegistry);
     const events: ResilienceEvent[] = [];
-    registry.events$.subscribe((e) => events.push(e));
-    return { clock: clock!, registry, events, service: app.get(RegistryFixture) };
+    const recording = registry.events$.subscribe((e) => events.push(e));
+    return { clock: clock!, registry, events, recording, service: app.get(RegistryFixture) };
   };
 
   describe('handles', () => {
@@ -322,6 +322,27 @@ describe('ResilienceRegistry', () => {
       expect(at).toBeGreaterThanOrEqual(before + 20);
       expect(at).toBeLessThanOrEqual(Date.now());
       service.gate.resolve('late');
+    });
+
+    it('reaches subscribers that come, leave and come back, and no one after they left', async () => {
+      const { registry, service, recording, clock } = await setup();
+      recording.unsubscribe(); // nobody listens now
+      const unheard = service.retried();
+      await clock.advance(100);
+      await expect(unheard).rejects.toThrow(UpstreamError);
+      const later: ResilienceEvent[] = [];
+      const subscription = registry.events$.subscribe((e) => later.push(e));
+      await expect(service.guarded()).rejects.toThrow(UpstreamError);
+      await expect(service.guarded()).rejects.toThrow(UpstreamError); // opens
+      expect(later.map((e) => e.type)).toEqual(['state-change']);
+      subscription.unsubscribe();
+      await expect(service.guarded()).rejects.toThrow(CircuitOpenError);
+      expect(later).toHaveLength(1);
+
+      const again: ResilienceEvent[] = [];
+      registry.events$.subscribe((e) => again.push(e));
+      await clock.advance(1000);
+      expect(again.map((e) => e.type)).toEqual(['state-change']);
     });
 
     it('completes when the application closes', async () => {
