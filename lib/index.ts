@@ -63,7 +63,10 @@ export { Policy } from './common/policy';
 export type { IPolicy, PolicyTime, Work } from './common/policy';
 export { PolicySet, wrap } from './common/compose';
 export { CircuitBreakerPolicy } from './circuit-breaker/circuit-breaker.policy';
-export type { CircuitBreakerOptions, SlidingWindowOptions } from './circuit-breaker/circuit-breaker.options';
+export type {
+  CircuitBreakerOptions,
+  SlidingWindowOptions,
+} from './circuit-breaker/circuit-breaker.options';
 export { RetryPolicy } from './retry/retry.policy';
 export { defaultRetryOn } from './retry/retry.options';
 export type { RetryOptions } from './retry/retry.options';

@@ -16,7 +16,9 @@ for (const file of (await readdir(dir)).filter((f) => f.endsWith('.json')).sort(
   passed += result.numPassedTests;
   failed += result.numFailedTests;
   const suite = file.replace(/\.json$/, '');
-  console.log(`${suite.padEnd(8)} ${result.numPassedTests} passed, ${result.numFailedTests} failed`);
+  console.log(
+    `${suite.padEnd(8)} ${result.numPassedTests} passed, ${result.numFailedTests} failed`,
+  );
 }
 console.log(`total: ${passed} passed, ${failed} failed`);
 process.exitCode = failed > 0 ? 1 : 0;

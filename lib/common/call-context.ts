@@ -95,7 +95,9 @@ export class ChildContext extends CallContext {
 }
 
 /** Accepts either form a caller may hold and returns a context plus its release. @internal */
-export function toContext(parent?: CallContext | AbortSignal): ChildContext | CallContext | undefined {
+export function toContext(
+  parent?: CallContext | AbortSignal,
+): ChildContext | CallContext | undefined {
   if (parent === undefined || parent instanceof CallContext) return parent;
   return CallContext.fromSignal(parent);
 }

@@ -45,7 +45,6 @@ export class PolicySet implements IPolicy {
     if (context === signal) return run;
     return run.finally(() => (context as ChildContext).release());
   }
-
 }
 
 /** Composes policies, the first outermost. @publicApi */

@@ -16,13 +16,7 @@ export type StateChangeReason =
 
 /** The kinds of policy. @publicApi */
 export type PolicyKind =
-  | 'circuitBreaker'
-  | 'retry'
-  | 'timeout'
-  | 'bulkhead'
-  | 'rateLimiter'
-  | 'fallback'
-  | 'deadLetter';
+  'circuitBreaker' | 'retry' | 'timeout' | 'bulkhead' | 'rateLimiter' | 'fallback' | 'deadLetter';
 
 interface EventBase {
   /** Name of the policy that emitted the event. */

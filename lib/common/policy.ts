@@ -47,14 +47,17 @@ export abstract class Policy implements IPolicy {
     return this.run(fn, child).finally(() => child.release());
   }
 
-
   /**
    * Runs `fn` with an internal context (what composition calls). `args` are the
    * protected method's arguments, for policies that partition by them (keyed bulkhead).
    * When the policy admits the call without waiting, `fn` is called synchronously.
    * @internal
    */
-  abstract run<T>(fn: Work<T>, context: CallContext | undefined, args?: readonly unknown[]): Promise<T>;
+  abstract run<T>(
+    fn: Work<T>,
+    context: CallContext | undefined,
+    args?: readonly unknown[],
+  ): Promise<T>;
 
   /** Clears this policy's timers and rejects its waiters. Called at application shutdown. */
   dispose(): void {

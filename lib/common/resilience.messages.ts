@@ -52,7 +52,8 @@ export const STATIC_METHOD = (kind: string, target: string) =>
   'instances Nest creates). Move the method to an instance method of a provider.';
 export const SHARED_INSTANCE = (target: string) =>
   `${target}: the same object is provided to two Nest applications, which must not share ` +
-  'policies. Provide it with useClass or useFactory so that each application gets its own.';export const SHARED_NAME_CONFLICT = (kind: string, name: string, first: string, second: string) =>
+  'policies. Provide it with useClass or useFactory so that each application gets its own.';
+export const SHARED_NAME_CONFLICT = (kind: string, name: string, first: string, second: string) =>
   `Two ${kind} policies named "${name}" have different options (${first} and ${second}). ` +
   'Give them different names, or declare the options once (functions compare by identity, ' +
   'so share one function) and use the bare name elsewhere.';

@@ -35,14 +35,18 @@ export const checks = {
     finite(v) && Number.isInteger(v) && v >= 0 ? undefined : 'a whole number >= 0') as Check,
   /** A percentage in (0, 100]. */
   percent: ((v) =>
-    finite(v) && v > 0 && v <= 100 ? undefined : 'a percentage greater than 0 and at most 100') as Check,
+    finite(v) && v > 0 && v <= 100
+      ? undefined
+      : 'a percentage greater than 0 and at most 100') as Check,
   /** A ratio in (0, 1]. */
-  ratio: ((v) => (finite(v) && v > 0 && v <= 1 ? undefined : 'a ratio greater than 0 and at most 1')) as Check,
+  ratio: ((v) =>
+    finite(v) && v > 0 && v <= 1 ? undefined : 'a ratio greater than 0 and at most 1') as Check,
   /** A number >= 1. */
   atLeastOne: ((v) => (finite(v) && v >= 1 ? undefined : 'a finite number >= 1')) as Check,
   fn: ((v) => (typeof v === 'function' ? undefined : 'a function')) as Check,
   bool: ((v) => (typeof v === 'boolean' ? undefined : 'true or false')) as Check,
-  string: ((v) => (typeof v === 'string' && v.length > 0 ? undefined : 'a non-empty string')) as Check,
+  string: ((v) =>
+    typeof v === 'string' && v.length > 0 ? undefined : 'a non-empty string') as Check,
   oneOf:
     (...allowed: readonly string[]): Check =>
     (v) =>
@@ -65,29 +69,54 @@ export type Schema = Record<string, Check | { nested: Schema; check?: Check }>;
  * as `maxAtempts` must not silently fall back to the default.
  * @internal
  */
-export function validateOptions(policy: string, options: unknown, schema: Schema, prefix = ''): void {
+export function validateOptions(
+  policy: string,
+  options: unknown,
+  schema: Schema,
+  prefix = '',
+): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     const key = prefix ? prefix.slice(0, -1) : 'options';
-    throw new ResilienceConfigError(INVALID_OPTION(policy, key, options, 'an object'), policy, key, options);
+    throw new ResilienceConfigError(
+      INVALID_OPTION(policy, key, options, 'an object'),
+      policy,
+      key,
+      options,
+    );
   }
   const known = Object.keys(schema);
   for (const [key, value] of Object.entries(options)) {
     const path = prefix + key;
     const rule = schema[key];
     if (!rule) {
-      throw new ResilienceConfigError(UNKNOWN_OPTION(policy, path, known, value), policy, path, value);
+      throw new ResilienceConfigError(
+        UNKNOWN_OPTION(policy, path, known, value),
+        policy,
+        path,
+        value,
+      );
     }
     if (value === undefined) continue;
     if (typeof rule === 'function') {
       const expected = rule(value);
       if (expected !== undefined) {
-        throw new ResilienceConfigError(INVALID_OPTION(policy, path, value, expected), policy, path, value);
+        throw new ResilienceConfigError(
+          INVALID_OPTION(policy, path, value, expected),
+          policy,
+          path,
+          value,
+        );
       }
     } else {
       const expected = rule.check?.(value);
       if (expected !== undefined) {
-        throw new ResilienceConfigError(INVALID_OPTION(policy, path, value, expected), policy, path, value);
+        throw new ResilienceConfigError(
+          INVALID_OPTION(policy, path, value, expected),
+          policy,
+          path,
+          value,
+        );
       }
       validateOptions(policy, value, rule.nested, `${path}.`);
     }

@@ -51,10 +51,18 @@ export class ResilienceExceptionFilter implements ExceptionFilter {
   /** The HTTP status, reason phrase and retry delay (ms) for an error. */
   static map(exception: Error): Mapping {
     if (exception instanceof CircuitOpenError) {
-      return { status: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service Unavailable', retryAfter: exception.retryAfter };
+      return {
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        error: 'Service Unavailable',
+        retryAfter: exception.retryAfter,
+      };
     }
     if (exception instanceof RateLimitedError) {
-      return { status: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', retryAfter: exception.retryAfter };
+      return {
+        status: HttpStatus.TOO_MANY_REQUESTS,
+        error: 'Too Many Requests',
+        retryAfter: exception.retryAfter,
+      };
     }
     if (exception instanceof BulkheadRejectedError) {
       return { status: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests' };
@@ -65,7 +73,11 @@ export class ResilienceExceptionFilter implements ExceptionFilter {
 
 /** Express (`status().json()`) or Fastify (`code().send()`) response objects. */
 function replyDirectly(response: any, status: number, body: object, retryAfter?: string): unknown {
-  if (typeof response.code === 'function' && typeof response.send === 'function' && !response.json) {
+  if (
+    typeof response.code === 'function' &&
+    typeof response.send === 'function' &&
+    !response.json
+  ) {
     if (retryAfter !== undefined) response.header('Retry-After', retryAfter);
     return response.code(status).send(body);
   }

@@ -48,10 +48,19 @@ export function addPolicy(spec: PolicySpec): MethodDecorator {
     const className = ((isStatic ? target : target?.constructor) as { name?: string })?.name;
     const where = `${className || 'anonymous'}.${String(key)}`;
     if (typeof current !== 'function') {
-      throw new ResilienceConfigError(NOT_A_METHOD(DECORATOR_NAMES[spec.kind], where), where, String(key), current);
+      throw new ResilienceConfigError(
+        NOT_A_METHOD(DECORATOR_NAMES[spec.kind], where),
+        where,
+        String(key),
+        current,
+      );
     }
     if (isStatic) {
-      throw new ResilienceConfigError(STATIC_METHOD(DECORATOR_NAMES[spec.kind], where), where, String(key));
+      throw new ResilienceConfigError(
+        STATIC_METHOD(DECORATOR_NAMES[spec.kind], where),
+        where,
+        String(key),
+      );
     }
     const trampoline = isTrampoline(current) ? current : createTrampoline(current as AnyFn, key);
     const specs = getPolicySpecs(trampoline) ?? [];

@@ -36,7 +36,11 @@ export interface MethodPlan {
  * chain once per subscription (a retry re-subscribes).
  * @internal
  */
-export function createInvoker(plan: MethodPlan, original: AnyFn, registry: ResilienceRegistry): Invoker {
+export function createInvoker(
+  plan: MethodPlan,
+  original: AnyFn,
+  registry: ResilienceRegistry,
+): Invoker {
   const { policies, recovery, target, exposesSignal } = plan;
   const call = (self: unknown, args: unknown[], context: CallContext): unknown =>
     exposesSignal
@@ -65,7 +69,11 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
             off();
             reject(error);
           };
-          const observer = { next: (value: unknown) => subscriber.next(value), error: fail, complete: done };
+          const observer = {
+            next: (value: unknown) => subscriber.next(value),
+            error: fail,
+            complete: done,
+          };
           // each attempt calls the method and subscribes inside the attempt's context, so
           // currentSignal() belongs to this attempt, in the method body and in deferred code
           const subscribe = () => toObservable(original.apply(self, args)).subscribe(observer);
@@ -116,14 +124,17 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
   const asPromise = (self: unknown, args: unknown[]): unknown => {
     if (registry.isShuttingDown) return Promise.reject(registry.shutdownError(target));
     let sawObservable = false;
-    const work: Work<unknown> = plan.returns === 'promise' ? (context) => call(self, args, context) : (context) => {
-      const result = call(self, args, context);
-      if (!isObservable(result)) return result;
-      // a method without a declared return type turned out to return an Observable
-      sawObservable = true;
-      plan.returns = 'observable';
-      return collect(result, context);
-    };
+    const work: Work<unknown> =
+      plan.returns === 'promise'
+        ? (context) => call(self, args, context)
+        : (context) => {
+            const result = call(self, args, context);
+            if (!isObservable(result)) return result;
+            // a method without a declared return type turned out to return an Observable
+            sawObservable = true;
+            plan.returns = 'observable';
+            return collect(result, context);
+          };
     const result = recovery
       ? recovery.run((c) => runPolicies(policies, work, c, args), undefined, args, self)
       : runPolicies(policies, work, undefined, args);
@@ -132,7 +143,10 @@ export function createInvoker(plan: MethodPlan, original: AnyFn, registry: Resil
     if (!sawObservable) return tracked.then(unwrap);
     tracked.catch(noop); // the error reaches subscribers; none may ever come
     return new Observable((subscriber) => {
-      tracked.then((values) => forward(values, subscriber), (error) => subscriber.error(error));
+      tracked.then(
+        (values) => forward(values, subscriber),
+        (error) => subscriber.error(error),
+      );
     });
   };
 

@@ -26,7 +26,12 @@ interface ConcreteSpec {
 export class PolicyFactory {
   constructor(private readonly registry: ResilienceRegistry) {}
 
-  plan(specs: readonly PolicySpec[], target: string, proto: object, returns: ReturnKind): MethodPlan {
+  plan(
+    specs: readonly PolicySpec[],
+    target: string,
+    proto: object,
+    returns: ReturnKind,
+  ): MethodPlan {
     const concrete = this.expand(specs, target);
     const policies: Policy[] = [];
     let recovery: Recovery | undefined;
@@ -72,7 +77,12 @@ export class PolicyFactory {
         }
         for (const [kind, options] of Object.entries(config)) {
           if (options === undefined) continue;
-          fromSets.set(kind as PolicyKind, { kind: kind as PolicyKind, name: setName, options, origin: `@UsePolicy('${setName}')` });
+          fromSets.set(kind as PolicyKind, {
+            kind: kind as PolicyKind,
+            name: setName,
+            options,
+            origin: `@UsePolicy('${setName}')`,
+          });
         }
         continue;
       }
@@ -102,7 +112,12 @@ export class PolicyFactory {
     const handler = spec.options as FallbackHandler;
     if (typeof handler === 'string') {
       if (typeof (proto as Record<string, unknown>)[handler] !== 'function') {
-        throw new ResilienceConfigError(UNKNOWN_FALLBACK(target, handler), target, 'fallback', handler);
+        throw new ResilienceConfigError(
+          UNKNOWN_FALLBACK(target, handler),
+          target,
+          'fallback',
+          handler,
+        );
       }
       const byName = function (this: Record<string, AnyFn>, error: unknown, ...args: unknown[]) {
         return this[handler](error, ...args);

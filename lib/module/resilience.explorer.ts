@@ -86,7 +86,8 @@ export class ResilienceExplorer implements OnModuleInit {
     for (const key of this.scanner.getAllMethodNames(proto)) {
       const method = (proto as Record<string, unknown>)[key];
       const specs = getPolicySpecs(method);
-      if (specs?.length) methods.push({ key, method: method as AnyFn, specs, target: `${className}.${key}` });
+      if (specs?.length)
+        methods.push({ key, method: method as AnyFn, specs, target: `${className}.${key}` });
     }
     return methods;
   }
@@ -105,7 +106,10 @@ export class ResilienceExplorer implements OnModuleInit {
    * Wraps a non-static factory so that every object it returns gets the method table
    * of its class (built once per class, on the first object).
    */
-  private protectedFactory(original: AnyFn): { factory: AnyFn; protect: (result: unknown) => unknown } {
+  private protectedFactory(original: AnyFn): {
+    factory: AnyFn;
+    protect: (result: unknown) => unknown;
+  } {
     const tables = new Map<object, MethodTable | null>();
     const protectResult = (result: unknown): unknown => {
       if (!result || typeof result !== 'object') return result;
@@ -155,7 +159,8 @@ function install(instance: Host, table: MethodTable): void {
     const installed = instance[WRAPPED_METHODS] as MethodTable & { [TABLE_OWNER]?: unknown };
     const owner = (table as MethodTable & { [TABLE_OWNER]?: unknown })[TABLE_OWNER];
     if (installed[TABLE_OWNER] === owner) return; // one instance behind two tokens of one app
-    const name = (Object.getPrototypeOf(instance)?.constructor as { name?: string })?.name ?? 'a provider';
+    const name =
+      (Object.getPrototypeOf(instance)?.constructor as { name?: string })?.name ?? 'a provider';
     throw new ResilienceConfigError(SHARED_INSTANCE(name), name);
   }
   // enumerable: for a provider with a forwardRef() dependency, Nest copies the constructed

@@ -25,15 +25,20 @@ export const {
 } = new ConfigurableModuleBuilder<ResilienceModuleOptions>({ moduleName: 'Resilience' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createResilienceOptions')
-  .setExtras<ResilienceModuleExtras>({ isGlobal: true, httpErrors: false }, (definition, extras) => ({
-    ...checkExtras(extras),
-    ...definition,
-    global: extras.isGlobal !== false,
-    providers: [
-      ...(definition.providers ?? []),
-      ...(extras.httpErrors === true ? [{ provide: APP_FILTER, useClass: ResilienceExceptionFilter }] : []),
-    ],
-  }))
+  .setExtras<ResilienceModuleExtras>(
+    { isGlobal: true, httpErrors: false },
+    (definition, extras) => ({
+      ...checkExtras(extras),
+      ...definition,
+      global: extras.isGlobal !== false,
+      providers: [
+        ...(definition.providers ?? []),
+        ...(extras.httpErrors === true
+          ? [{ provide: APP_FILTER, useClass: ResilienceExceptionFilter }]
+          : []),
+      ],
+    }),
+  )
   .build();
 
 function checkExtras(extras: ResilienceModuleExtras): object {

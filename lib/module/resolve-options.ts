@@ -63,13 +63,20 @@ const REQUIRED_PLACEHOLDERS: Partial<Record<Kind, object>> = {
  * defaults. Any problem throws `ResilienceConfigError`, so bootstrap fails.
  * @internal
  */
-export function resolveOptions(options: ResilienceModuleOptions | undefined): ResolvedModuleOptions {
+export function resolveOptions(
+  options: ResilienceModuleOptions | undefined,
+): ResolvedModuleOptions {
   const o = options ?? {};
   if (typeof o !== 'object') invalid('ResilienceModule', 'options', o, 'an object');
   for (const key of Object.keys(o)) {
     if (!(MODULE_KEYS as readonly string[]).includes(key)) {
       const value = (o as Record<string, unknown>)[key];
-      throw new ResilienceConfigError(UNKNOWN_OPTION('ResilienceModule', key, MODULE_KEYS, value), 'ResilienceModule', key, value);
+      throw new ResilienceConfigError(
+        UNKNOWN_OPTION('ResilienceModule', key, MODULE_KEYS, value),
+        'ResilienceModule',
+        key,
+        value,
+      );
     }
   }
   // forRoot() takes these out before the options reach here; only a forRootAsync
@@ -96,7 +103,10 @@ export function resolveOptions(options: ResilienceModuleOptions | undefined): Re
     invalid('ResilienceModule', 'clock', o.clock, 'an object with a now() method');
   }
   const timers = o.clock as Partial<Scheduler> | undefined;
-  if (timers && (typeof timers.setTimeout === 'function') !== (typeof timers.clearTimeout === 'function')) {
+  if (
+    timers &&
+    (typeof timers.setTimeout === 'function') !== (typeof timers.clearTimeout === 'function')
+  ) {
     invalid(
       'ResilienceModule',
       'clock',
@@ -133,11 +143,19 @@ function checkKinds(
 ): PolicyDefaults {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ResilienceConfigError(INVALID_OPTION(owner, owner === 'defaults' ? 'defaults' : 'policy set', value, 'an object'), owner);
+    throw new ResilienceConfigError(
+      INVALID_OPTION(owner, owner === 'defaults' ? 'defaults' : 'policy set', value, 'an object'),
+      owner,
+    );
   }
   for (const [kind, options] of Object.entries(value)) {
     if (!allowed.includes(kind)) {
-      throw new ResilienceConfigError(UNKNOWN_OPTION(owner, kind, allowed, options), owner, kind, options);
+      throw new ResilienceConfigError(
+        UNKNOWN_OPTION(owner, kind, allowed, options),
+        owner,
+        kind,
+        options,
+      );
     }
     if (options === undefined || !(kind in resolvers)) continue;
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -151,15 +169,26 @@ function checkKinds(
 }
 
 /** Merges defaults under a policy's own options (one level deep for nested objects). @internal */
-export function mergeOptions<T extends object>(base: object | undefined, own: object | undefined): T {
+export function mergeOptions<T extends object>(
+  base: object | undefined,
+  own: object | undefined,
+): T {
   const merged: Record<string, unknown> = { ...(base ?? {}) };
   for (const [key, value] of Object.entries(own ?? {})) {
     const prior = merged[key];
-    const sameShape = !isPlainObject(prior) || !isPlainObject(value) || !('type' in value) || prior.type === value.type;
-    merged[key] = isPlainObject(prior) && isPlainObject(value) && sameShape ? { ...prior, ...value } : value;
+    const sameShape =
+      !isPlainObject(prior) ||
+      !isPlainObject(value) ||
+      !('type' in value) ||
+      prior.type === value.type;
+    merged[key] =
+      isPlainObject(prior) && isPlainObject(value) && sameShape ? { ...prior, ...value } : value;
   }
   return merged as T;
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  Object.getPrototypeOf(v) === Object.prototype;

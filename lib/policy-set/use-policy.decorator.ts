@@ -9,7 +9,12 @@ import { addPolicy } from '../module/add-policy';
  */
 export function UsePolicy(name: string): MethodDecorator {
   if (typeof name !== 'string' || name.length === 0) {
-    throw new ResilienceConfigError('@UsePolicy needs the name of a configured policy set.', '', 'name', name);
+    throw new ResilienceConfigError(
+      '@UsePolicy needs the name of a configured policy set.',
+      '',
+      'name',
+      name,
+    );
   }
   return addPolicy({ kind: 'usePolicy', name, options: undefined });
 }

@@ -162,7 +162,10 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
     const prior = this.declarations.get(key);
     if (prior === undefined || isEmptyOptions(prior)) {
       if (prior !== undefined && !isEmptyOptions(options) && this.byKind[kind].has(name)) {
-        throw new ResilienceConfigError(SHARED_NAME_CONFLICT(kind, name, describeOptions(prior), describeOptions(options)), name);
+        throw new ResilienceConfigError(
+          SHARED_NAME_CONFLICT(kind, name, describeOptions(prior), describeOptions(options)),
+          name,
+        );
       }
       this.declarations.set(key, options ?? {});
       return;
@@ -173,7 +176,6 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
       name,
     );
   }
-
 
   private create(kind: StatefulKind, name: string, options: unknown): Policy {
     const time = { clock: this.options.clock, scheduler: this.scheduler };
@@ -198,7 +200,11 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
           : new KeyedBulkheadPolicy(name, o as never, time);
       }
       case 'fallback':
-        return new FallbackPolicy(name, options as (error: unknown, ...args: unknown[]) => unknown, time);
+        return new FallbackPolicy(
+          name,
+          options as (error: unknown, ...args: unknown[]) => unknown,
+          time,
+        );
     }
   }
 
@@ -301,7 +307,8 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
   }
 
   private disposeAll(): void {
-    for (const map of Object.values(this.byKind)) for (const policy of map.values()) policy.dispose();
+    for (const map of Object.values(this.byKind))
+      for (const policy of map.values()) policy.dispose();
     this.scheduler.dispose();
     this.events.complete();
   }

@@ -180,7 +180,9 @@ describe('TimeoutPolicy', () => {
     it('times out every call that shares a deadline with a single timer firing', async () => {
       const { policy, clock } = setup(100);
       const setTimeout = jest.spyOn(clock, 'setTimeout');
-      const states = Array.from({ length: 1000 }, () => settle(policy.run(never, undefined), clock));
+      const states = Array.from({ length: 1000 }, () =>
+        settle(policy.run(never, undefined), clock),
+      );
       expect(setTimeout).toHaveBeenCalledTimes(1);
       await clock.advance(100);
       expect(states.every((s) => s.error instanceof TimeoutError)).toBe(true);

@@ -368,5 +368,8 @@ async function recordResult(passed, failed) {
   const { mkdir, writeFile } = await import('node:fs/promises');
   const dir = new URL('../../.tmp/test-results/', import.meta.url);
   await mkdir(dir, { recursive: true });
-  await writeFile(new URL('package.json', dir), JSON.stringify({ numPassedTests: passed, numFailedTests: failed }));
+  await writeFile(
+    new URL('package.json', dir),
+    JSON.stringify({ numPassedTests: passed, numFailedTests: failed }),
+  );
 }
