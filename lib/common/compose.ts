@@ -1,5 +1,5 @@
 import { CallContext, toContext, ChildContext } from './call-context';
-import { IPolicy, Policy, Work } from './policy';
+import { ExecutionGate, IPolicy, Policy, Work } from './policy';
 
 /**
  * Runs `work` through `policies`, the first outermost: `runChain([a, b], w)` is
@@ -26,14 +26,19 @@ export function runChain<T>(
  * @publicApi
  */
 export class PolicySet implements IPolicy {
+  /** The shutdown gate of the application that owns the policies, if any. */
+  private readonly gate: ExecutionGate | undefined;
+
   constructor(
     readonly name: string,
     readonly policies: readonly Policy[],
-  ) {}
+    gate?: ExecutionGate,
+  ) {
+    this.gate = gate ?? policies.find((policy) => policy.gate)?.gate;
+  }
 
   execute<T>(fn: Work<T>, signal?: AbortSignal | CallContext): Promise<T> {
-    // policies owned by an application share its shutdown gate
-    const gate = this.policies.find((policy) => policy.gate)?.gate;
+    const gate = this.gate;
     if (gate === undefined) return this.executeNow(fn, signal);
     if (gate.isShuttingDown) return Promise.reject(gate.shutdownError(this.name));
     return gate.track(this.executeNow(fn, signal));

@@ -91,7 +91,8 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
   /**
    * The composed policies of `options.policies[name]`, in contract order, or undefined
    * when no such set is configured. The set's policies are the ones `@UsePolicy(name)`
-   * methods use.
+   * methods use. A `fallback` given as a method name applies to `@UsePolicy` methods
+   * only (there is no instance here to call it on); a function fallback applies here too.
    */
   policy(name: string): PolicySet | undefined {
     const existing = this.sets.get(name);
@@ -109,7 +110,7 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
       }
       policies.push(this.getOrCreate(kind, name, config[kind]));
     }
-    const set = new PolicySet(name, policies);
+    const set = new PolicySet(name, policies, this);
     this.sets.set(name, set);
     return set;
   }
