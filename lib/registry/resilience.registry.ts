@@ -285,13 +285,15 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
     if (this.closing) return;
     this.closing = true;
     if (this.inFlight > 0) {
-      let timer: NodeJS.Timeout | undefined;
+      // on the module's scheduler, so a test clock drives the grace period too
+      const scheduler = this.options.scheduler;
+      let timer: unknown;
       const done = new Promise<void>((resolve) => (this.drained = resolve));
       const expired = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.options.shutdownTimeout);
+        timer = scheduler.setTimeout(resolve, this.options.shutdownTimeout);
       });
       await Promise.race([done, expired]);
-      clearTimeout(timer);
+      scheduler.clearTimeout(timer);
       if (this.inFlight > 0) {
         this.logger.warn(
           `${this.inFlight} call(s) still running after shutdownTimeout (${this.options.shutdownTimeout}ms); their timers are being cleared.`,

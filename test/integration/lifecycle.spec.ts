@@ -253,7 +253,9 @@ describe('application shutdown (API §7)', () => {
     await clock.advance(0);
     expect(registry.scheduler.size).toBeGreaterThanOrEqual(5);
 
-    await apps.close(app);
+    const closing = apps.close(app);
+    await clock.advance(100); // the grace period runs on the module's clock
+    await closing;
 
     expect(registry.scheduler.size).toBe(0);
     expect(clock.pendingTimers).toBe(0);
