@@ -23,6 +23,7 @@ import {
   Timeout,
   TimeoutError,
 } from '../../lib';
+import { FakeClock } from '../utils/fake-clock';
 import { ADAPTERS, BootstrapOptions, useApps, waitFor } from './utils/bootstrap';
 
 /** Throws each error class directly, to pin the mapping. */
@@ -115,9 +116,10 @@ class PoliciesController {
   }
 }
 
-const appModule = (httpErrors: boolean): DynamicModule => {
+/** The test app; with `clock`, the resilience module runs on it instead of real time. */
+const appModule = (httpErrors: boolean, clock?: FakeClock): DynamicModule => {
   @Module({
-    imports: [ResilienceModule.forRoot({ httpErrors })],
+    imports: [ResilienceModule.forRoot({ httpErrors, ...(clock ? { clock } : {}) })],
     controllers: [ErrorsController, PoliciesController],
     providers: [Gate],
   })
@@ -226,14 +228,22 @@ describe.each(ADAPTERS)('ResilienceExceptionFilter (%s)', (adapter) => {
     });
 
     it('answers 503 with Retry-After while a @CircuitBreaker is open', async () => {
+      // an app of its own whose module time stands still unless the test moves it, so the
+      // header is exact (the shared app keeps real time, which the @Timeout test needs)
+      const clock = new FakeClock();
+      app = await apps.start(adapter, appModule(httpErrors, clock), options);
       await http().get('/policies/breaker').expect(200);
       app.get(ResilienceRegistry).circuitBreaker('e2e-breaker')?.open();
 
       const res = await http().get('/policies/breaker').expect(503);
 
-      // 1500ms left, give or take the request's own duration: rounded up to 2s
+      // all 1500ms of the reset timeout left: rounded up to 2s
       expect(res.headers['retry-after']).toBe('2');
       expect(res.body).toMatchObject({ policy: 'e2e-breaker' });
+
+      await clock.advance(600);
+      const later = await http().get('/policies/breaker').expect(503);
+      expect(later.headers['retry-after']).toBe('1'); // 900ms left
     });
   });
 

@@ -19,6 +19,9 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Ports tried before giving up when each one is taken by the time listen() runs. */
+const LISTEN_ATTEMPTS = 5;
+
 const NO_ANSWER = Symbol('no answer');
 
 /** How `promise` settled within `ms` of real time (NO_ANSWER when it had not). */
@@ -83,21 +86,39 @@ describe('microservice (TCP) handlers with httpErrors: true', () => {
     }
   });
 
+  /**
+   * Starts the microservice on a port freePort() found. Another process may take that
+   * port between the probe and listen(): on EADDRINUSE, try again on a new port.
+   */
+  const listenOnFreePort = async (): Promise<{ app: INestMicroservice; port: number }> => {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const moduleRef = await Test.createTestingModule({
+        imports: [ResilienceModule.forRoot({ httpErrors: true })],
+        controllers: [SlowHandlers],
+      }).compile();
+      const microservice = moduleRef.createNestMicroservice({
+        transport: Transport.TCP,
+        options: { host: '127.0.0.1', port },
+        logger: false,
+      });
+      try {
+        await microservice.listen();
+        return { app: microservice, port };
+      } catch (error) {
+        await microservice.close().catch(() => undefined);
+        const taken = (error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+        if (!taken || attempt >= LISTEN_ATTEMPTS) throw error;
+      }
+    }
+  };
+
   const start = async () => {
-    const port = await freePort();
-    const moduleRef = await Test.createTestingModule({
-      imports: [ResilienceModule.forRoot({ httpErrors: true })],
-      controllers: [SlowHandlers],
-    }).compile();
-    app = moduleRef.createNestMicroservice({
-      transport: Transport.TCP,
-      options: { host: '127.0.0.1', port },
-      logger: false,
-    });
-    await app.listen();
+    const listening = await listenOnFreePort();
+    app = listening.app;
     client = ClientProxyFactory.create({
       transport: Transport.TCP,
-      options: { host: '127.0.0.1', port },
+      options: { host: '127.0.0.1', port: listening.port },
     });
     await client.connect();
     return { client, handlers: app.get(SlowHandlers) };

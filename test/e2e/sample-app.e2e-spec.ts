@@ -1,24 +1,74 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import type { ResilienceEvent, ResilienceStats } from '../../lib';
-import { AppModule } from '../../sample/src/app.module';
+import {
+  RESILIENCE_MODULE_OPTIONS,
+  type ResilienceEvent,
+  type ResilienceModuleOptions,
+  type ResilienceStats,
+} from '../../lib';
+import { AppModule, resilienceOptions } from '../../sample/src/app.module';
 import { DEFAULT_CONFIG, SampleConfig } from '../../sample/src/config';
 import type { DownstreamState } from '../../sample/src/downstream/flaky-gateway';
-import { ADAPTERS, useApps, waitFor } from './utils/bootstrap';
+import { FakeClock } from '../utils/fake-clock';
+import { ADAPTERS, BootstrapOptions, useApps, waitFor } from './utils/bootstrap';
 
 const GATEWAY = 'payments-gateway';
 const charge = { customerId: 'c1', amount: 1250, currency: 'EUR' };
+
+/**
+ * Replaces the options the sample gives `ResilienceModule.forRoot()` with the same
+ * options plus `clock`, so the module's time (timeouts, queue timeouts, rate-limit
+ * windows) only moves when the test says so.
+ */
+function withModuleClock(config: SampleConfig, clock: FakeClock): BootstrapOptions {
+  // httpErrors is read when the module is registered; the options provider never holds it
+  const { httpErrors: _registration, ...options } = resilienceOptions(config);
+  const value: ResilienceModuleOptions = { ...options, clock };
+  return {
+    override: (builder) => builder.overrideProvider(RESILIENCE_MODULE_OPTIONS).useValue(value),
+  };
+}
+
+/**
+ * Holds every `POST /charges` the sample's client sends to the gateway until `open()`,
+ * so calls stay inside the bulkhead for as long as the test needs; other requests pass.
+ * `restore()` opens the gate and puts the real fetch back.
+ */
+function holdCharges() {
+  const realFetch = globalThis.fetch;
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const spy = jest
+    .spyOn(globalThis, 'fetch')
+    .mockImplementation(async (input: string | URL | Request, init?: RequestInit) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (init?.method === 'POST' && new URL(url).pathname === '/charges') await opened;
+      return realFetch(input, init);
+    });
+  return {
+    open: () => open(),
+    restore: () => {
+      open();
+      spy.mockRestore();
+    },
+  };
+}
 
 describe.each(ADAPTERS)('sample app (%s)', (adapter) => {
   const apps = useApps();
   let app: INestApplication;
   const http = () => request(app.getHttpServer());
 
-  /** Boots the sample's AppModule, flaky gateway included, reliable unless told otherwise. */
-  async function start(config: Partial<SampleConfig> = {}): Promise<void> {
+  /**
+   * Boots the sample's AppModule, flaky gateway included, reliable unless told otherwise.
+   * With `clock`, the resilience module runs on that clock instead of real time.
+   */
+  async function start(config: Partial<SampleConfig> = {}, clock?: FakeClock): Promise<void> {
+    const full: SampleConfig = { ...DEFAULT_CONFIG, failureRate: 0, latencyMs: 0, ...config };
     app = await apps.start(
       adapter,
-      AppModule.forRoot({ ...DEFAULT_CONFIG, failureRate: 0, latencyMs: 0, ...config }),
+      AppModule.forRoot(full),
+      clock ? withModuleClock(full, clock) : {},
     );
   }
   const stats = async (): Promise<ResilienceStats> =>
@@ -160,24 +210,60 @@ describe.each(ADAPTERS)('sample app (%s)', (adapter) => {
   });
 
   it('isolates customers with the keyed bulkhead', async () => {
-    await start({ latencyMs: 300 });
+    // The module's clock stands still, so no @Timeout or queue timeout can fire while the
+    // charges are held; the held fetch keeps the bulkhead's slots taken until released.
+    const clock = new FakeClock();
+    await start({}, clock);
+    const gateway = holdCharges();
     const pay = (customerId: string) =>
       http()
         .post('/payments')
         .send({ ...charge, customerId });
 
-    // 2 run and 2 wait per customer: a fifth concurrent charge of one customer is turned away
-    const [calm, ...busy] = await Promise.all([
-      pay('calm'),
-      ...[1, 2, 3, 4, 5].map(() => pay('busy')),
-    ]);
+    try {
+      // 2 run and 2 wait per customer: a fifth concurrent charge of one customer is turned away
+      const calm = pay('calm').then((res) => res);
+      const admitted = [1, 2, 3, 4].map(() => pay('busy').then((res) => res));
+      await waitFor(
+        async () => {
+          const bulkhead = (await stats()).bulkheads['payments-per-customer'];
+          // calm's one charge and busy's first two run; busy's next two wait
+          return bulkhead?.active === 3 && bulkhead.queued === 2;
+        },
+        { what: 'the keyed bulkhead to hold 3 running and 2 queued charges' },
+      );
+      const turnedAway = await pay('busy');
+      expect(turnedAway.status).toBe(429);
 
-    expect(busy.map((res) => res.status).sort()).toEqual([201, 201, 201, 201, 429]);
-    expect(calm.status).toBe(201);
+      gateway.open();
+      const busy = [...(await Promise.all(admitted)), turnedAway];
+
+      expect(busy.map((res) => res.status).sort()).toEqual([201, 201, 201, 201, 429]);
+      expect((await calm).status).toBe(201);
+    } finally {
+      gateway.restore(); // never leave a charge held, or closing the app would wait for it
+    }
     const { bulkheads, circuitBreakers } = await stats();
-    expect(bulkheads['payments-per-customer']).toMatchObject({ accepted: 5, rejected: 1, keys: 2 });
+    expect(bulkheads['payments-per-customer']).toMatchObject({
+      active: 0,
+      queued: 0,
+      accepted: 5,
+      rejected: 1,
+      keys: 2,
+    });
     // one customer's burst is not the gateway's fault
     expect(circuitBreakers[GATEWAY]).toMatchObject({ state: 'closed', failedCalls: 0 });
+    // the module ran on the test's clock: the rejection is stamped with its time
+    const events: ResilienceEvent[] = (await http().get('/resilience/events?limit=50')).body;
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'bulkhead-rejected',
+        name: 'payments-per-customer',
+        reason: 'full',
+        key: 'busy',
+        at: clock.now(),
+      }),
+    );
   });
 
   it('validates the downstream settings', async () => {

@@ -29,6 +29,8 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const INSTALL_TIMEOUT_MS = 6 * 60_000;
 const TYPECHECK_TIMEOUT_MS = 2 * 60_000;
 const RUN_TIMEOUT_MS = 60_000;
+/** How long an app may run on after printing its final `done:` line (everything closed). */
+const EXIT_AFTER_DONE_MS = 5_000;
 
 // `tsModule` is the TypeScript module setting the consumer file is checked with: the
 // Nest 11 CLI's default (commonjs, classic resolution) for the Nest 11 CommonJS app, and
@@ -96,34 +98,47 @@ function childEnv(extra = {}) {
   return env;
 }
 
-/** Runs a command; resolves with { code, signal, output, ms, timedOut }. Never rejects. */
-function run(command, args, { cwd, timeout, env = childEnv() }) {
+/**
+ * Runs a command; resolves with { code, signal, output, ms, timedOut, lingered }. Never
+ * rejects. With `exitAfter: { line, ms }`, a process still running `ms` after it printed a
+ * stdout line matching `line` is killed and reported as `lingered`.
+ */
+function run(command, args, { cwd, timeout, env = childEnv(), exitAfter }) {
   return new Promise((resolve) => {
     const t0 = Date.now();
     let output = '';
+    let stdout = '';
     let timedOut = false;
+    let lingered = false;
+    let exitTimer;
     const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const collect = (chunk) => (output += chunk);
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
+    if (exitAfter) {
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+        if (exitTimer === undefined && exitAfter.line.test(stdout)) {
+          exitTimer = setTimeout(() => {
+            lingered = true;
+            child.kill('SIGKILL');
+          }, exitAfter.ms);
+        }
+      });
+    }
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
     }, timeout);
+    const finish = (result) => {
+      clearTimeout(timer);
+      clearTimeout(exitTimer);
+      resolve({ ...result, ms: Date.now() - t0, timedOut, lingered });
+    };
     child.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({
-        code: -1,
-        signal: null,
-        output: `${output}${error.stack}\n`,
-        ms: Date.now() - t0,
-        timedOut,
-      });
+      finish({ code: -1, signal: null, output: `${output}${error.stack}\n` });
     });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, output, ms: Date.now() - t0, timedOut });
-    });
+    child.on('close', (code, signal) => finish({ code, signal, output }));
   });
 }
 
@@ -253,8 +268,21 @@ async function testApp(app, dir, tarball) {
   log(`${app.name}: installed in ${seconds(install.ms)} (@nestjs/core ${versions.core})`);
 
   // Run first, while the other apps may still be installing, then type-check.
-  const exec = await run(process.execPath, [app.entry], { cwd: dir, timeout: RUN_TIMEOUT_MS });
+  const exec = await run(process.execPath, [app.entry], {
+    cwd: dir,
+    timeout: RUN_TIMEOUT_MS,
+    // the scenario's last line: both apps are closed, so nothing should keep node alive
+    exitAfter: { line: /^done:/m, ms: EXIT_AFTER_DONE_MS },
+  });
   timings.run = exec.ms;
+  if (exec.lingered) {
+    throw new StepError(
+      'run',
+      `node ${app.entry} did not exit promptly after close: still running ` +
+        `${seconds(EXIT_AFTER_DONE_MS)} after its final \`done:\` line (open handles or timers)`,
+      exec.output,
+    );
+  }
   if (exec.code !== 0) {
     let why = `exited with code ${exec.code}${exec.signal ? ` (${exec.signal})` : ''}`;
     if (exec.timedOut) {

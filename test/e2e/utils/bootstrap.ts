@@ -1,7 +1,7 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
 
 export type AdapterName = 'express' | 'fastify';
 
@@ -9,6 +9,8 @@ export type AdapterName = 'express' | 'fastify';
 export const ADAPTERS: AdapterName[] = ['express', 'fastify'];
 
 export interface BootstrapOptions {
+  /** Runs before the module is compiled: `overrideProvider(…)`, … */
+  override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
   /** Runs after the app is created, before `listen()`: global filters, pipes, … */
   configure?: (app: INestApplication) => void;
 }
@@ -22,7 +24,8 @@ export async function bootstrapTestingModule(
   module: Type | DynamicModule,
   options: BootstrapOptions = {},
 ): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
+  const builder = Test.createTestingModule({ imports: [module] });
+  const moduleRef = await (options.override?.(builder) ?? builder).compile();
   const httpAdapter = adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter();
   const app = moduleRef.createNestApplication(httpAdapter, { logger: false });
   try {
