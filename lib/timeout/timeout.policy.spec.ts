@@ -1,5 +1,6 @@
 import { FakeClock, flush } from '../../test/utils/fake-clock';
 import { deferred, settle } from '../../test/utils/promises';
+import { recordUnhandledRejections } from '../../test/utils/unhandled-rejections';
 import { CallContext } from '../common/call-context';
 import { ResilienceConfigError, TimeoutError } from '../common/errors';
 import type { ResilienceEvent } from '../common/events';
@@ -325,23 +326,43 @@ describe('TimeoutPolicy', () => {
 
   it('a late rejection after the timeout does not become an unhandled rejection', async () => {
     const { policy, clock } = setup(100);
-    const unhandled = jest.fn();
-    process.on('unhandledRejection', unhandled);
+    const unhandled = recordUnhandledRejections();
     try {
       const work = deferred<never>();
       const state = settle(
         policy.run(() => work.promise, undefined),
         clock,
       );
-      await clock.advance(100);
+      await clock.advance(99);
+      expect(state.settled).toBe(false);
+      await clock.advance(1);
       expect(state.error).toBeInstanceOf(TimeoutError);
+
       work.reject(new Error('late failure'));
+      // Node reports a rejection as unhandled once the microtasks of the turn have run
       await flush();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(unhandled).not.toHaveBeenCalled();
+      await flush();
+      expect(unhandled.reasons).toEqual([]);
       expect(state.error).toBeInstanceOf(TimeoutError);
+      expect(policy.stats()).toEqual({ calls: 1, timeouts: 1 });
     } finally {
-      process.off('unhandledRejection', unhandled);
+      unhandled.stop();
+    }
+  });
+
+  it('recordUnhandledRejections() sees a rejection handled too late (the test above relies on it)', async () => {
+    const unhandled = recordUnhandledRejections();
+    const marker = new Error('handled too late');
+    const rejected = Promise.reject(marker);
+    try {
+      await flush();
+      await flush();
+      expect(unhandled.reasons).toEqual([marker]);
+    } finally {
+      unhandled.stop();
+      // handled after Node reported it: 'rejectionHandled' tells Jest not to fail the test
+      rejected.catch(() => undefined);
+      await flush();
     }
   });
 
@@ -386,9 +407,12 @@ describe('TimeoutPolicy', () => {
   describe('with Node timers', () => {
     it('times out with real timers', async () => {
       const policy = new TimeoutPolicy('real', 20);
-      await expect(policy.run(never, undefined)).rejects.toBeInstanceOf(TimeoutError);
-      await expect(policy.run(() => 'fast', undefined)).resolves.toBe('fast');
-      policy.dispose();
+      try {
+        await expect(policy.run(never, undefined)).rejects.toBeInstanceOf(TimeoutError);
+        await expect(policy.run(() => 'fast', undefined)).resolves.toBe('fast');
+      } finally {
+        policy.dispose();
+      }
     });
 
     it('unrefs the pending timer while no call is in flight and refs it again for a new call', async () => {

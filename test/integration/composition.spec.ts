@@ -16,7 +16,8 @@ import {
   StackInReverseOrder,
 } from '../fixtures/composition.fixtures';
 import { UpstreamError } from '../fixtures/flaky-client';
-import { deferred, useTestApps, waitFor } from '../fixtures/testing-app';
+import { deferred, settle, useTestApps } from '../fixtures/testing-app';
+import { FakeClock } from '../utils/fake-clock';
 
 type ScriptedClass = new () => Scripted & { call(): Promise<string> };
 
@@ -35,17 +36,24 @@ describe('composition order: Fallback(Retry(CircuitBreaker(RateLimit(Timeout(Bul
     { Stack: StackInMixedOrder },
   ])('decorators written as in $Stack.name', ({ Stack }) => {
     const name = `${Stack.name}.call`;
+    /** Every timer of the module (backoffs, timeouts, queues) runs on the FakeClock. */
     const setup = async () => {
-      const app = await apps.start({ imports: [ResilienceModule.forRoot()], providers: [Stack] });
+      const clock = new FakeClock();
+      const app = await apps.start({
+        imports: [ResilienceModule.forRoot({ clock })],
+        providers: [Stack],
+      });
       const registry = app.get(ResilienceRegistry);
-      return { service: app.get(Stack), stats: () => registry.stats() };
+      return { service: app.get(Stack), stats: () => registry.stats(), clock };
     };
 
     it('every retry attempt passes the breaker, the limiter, the timeout and the bulkhead; the fallback sees the last error', async () => {
-      const { service, stats } = await setup();
+      const { service, stats, clock } = await setup();
       service.behave = (n) => Promise.reject(new UpstreamError(`failure #${n}`));
 
-      await expect(service.call()).resolves.toBe('fallback');
+      const call = settle(service.call());
+      await clock.advance(2 * 10); // two backoffs of 10ms
+      expect(call.value).toBe('fallback');
 
       expect(service.invocations).toBe(3);
       expect(service.recovered).toHaveLength(1);
@@ -60,9 +68,11 @@ describe('composition order: Fallback(Retry(CircuitBreaker(RateLimit(Timeout(Bul
     });
 
     it('a CircuitOpenError is not retried and reaches neither the limiter nor the method', async () => {
-      const { service, stats } = await setup();
+      const { service, stats, clock } = await setup();
       service.behave = (n) => Promise.reject(new UpstreamError(`failure #${n}`));
-      await expect(service.call()).resolves.toBe('fallback'); // three failures open the breaker
+      const opening = settle(service.call());
+      await clock.advance(2 * 10);
+      expect(opening.value).toBe('fallback'); // three failures open the breaker
 
       await expect(service.call()).resolves.toBe('fallback');
 
@@ -76,16 +86,33 @@ describe('composition order: Fallback(Retry(CircuitBreaker(RateLimit(Timeout(Bul
     });
 
     it('every attempt gets its own timeout', async () => {
-      const { service, stats } = await setup();
+      const { service, stats, clock } = await setup();
       service.behave = async (n) => (n <= 2 ? untilAborted() : 'ok');
 
-      const started = Date.now();
-      await expect(service.call()).resolves.toBe('ok');
-      const elapsed = Date.now() - started;
+      const started = clock.now();
+      const call = settle(service.call(), clock);
+      // attempt 1: times out at 40ms, not before
+      await clock.advance(STACK.timeout - 1);
+      expect(stats().timeouts[name].timeouts).toBe(0);
+      await clock.advance(1);
+      expect(stats().timeouts[name].timeouts).toBe(1);
+      // backoff of 10ms, then attempt 2 with a fresh 40ms
+      await clock.advance(9);
+      expect(service.invocations).toBe(1);
+      await clock.advance(1);
+      expect(service.invocations).toBe(2);
+      await clock.advance(STACK.timeout - 1);
+      expect(stats().timeouts[name].timeouts).toBe(1); // not counted from the first attempt
+      await clock.advance(1);
+      expect(stats().timeouts[name].timeouts).toBe(2);
+      // backoff, then attempt 3 answers
+      await clock.advance(9);
+      expect(call.settled).toBe(false);
+      await clock.advance(1);
 
       // two timeouts of 40ms and two backoffs of 10ms
-      expect(elapsed).toBeGreaterThanOrEqual(2 * STACK.timeout + 2 * 10 - 5);
-      expect(elapsed).toBeLessThan(2000);
+      expect(call.value).toBe('ok');
+      expect(call.at).toBe(started + 2 * STACK.timeout + 2 * 10);
       expect(service.invocations).toBe(3);
       expect(service.recovered).toEqual([]);
       const s = stats();
@@ -113,38 +140,57 @@ describe('composition order: Fallback(Retry(CircuitBreaker(RateLimit(Timeout(Bul
     });
 
     it('time spent in the bulkhead queue counts against the timeout', async () => {
-      const { service, stats } = await setup();
+      const { service, stats, clock } = await setup();
       const hung = deferred<string>();
       service.behave = (n) => (n === 1 ? hung.promise : Promise.resolve('ok'));
 
-      const first = service.call(); // takes the only slot and keeps it
-      const second = service.call(); // waits in the queue
+      const first = settle(service.call()); // takes the only slot and keeps it
+      const second = settle(service.call()); // waits in the queue
       expect(stats().bulkheads[name]).toMatchObject({ active: 1, queued: 1 });
 
       try {
-        await waitFor(() => stats().timeouts[name].timeouts >= 2, 1000);
-        // the queued attempt timed out without ever running, and left the queue
+        await clock.advance(STACK.timeout - 1);
+        expect(stats().timeouts[name].timeouts).toBe(0);
+        expect(stats().bulkheads[name]).toMatchObject({ active: 1, queued: 1 });
+        await clock.advance(1);
+        // both attempts timed out at 40ms: the queued one without ever running, and it left the queue
+        expect(stats().timeouts[name].timeouts).toBe(2);
         expect(service.invocations).toBe(1);
         expect(stats().bulkheads[name]).toMatchObject({ active: 1, queued: 0 });
       } finally {
         hung.resolve('late');
       }
-      await expect(first).resolves.toBe('ok');
-      await expect(second).resolves.toBe('ok');
+      await clock.advance(10); // the backoff; the second attempts find the slot free
+      expect(first.value).toBe('ok');
+      expect(second.value).toBe('ok');
     });
   });
 
   describe.each<{ Cls: ScriptedClass }>([{ Cls: LimitAboveTimeout }, { Cls: LimitBelowTimeout }])(
     'RateLimit and Timeout written as in $Cls.name',
     ({ Cls }) => {
+      const setup = async () => {
+        const clock = new FakeClock();
+        const app = await apps.start({
+          imports: [ResilienceModule.forRoot({ clock })],
+          providers: [Cls],
+        });
+        return { app, service: app.get(Cls), clock };
+      };
+
       it('waiting for a permit does not count against the timeout', async () => {
-        const app = await apps.start({ imports: [ResilienceModule.forRoot()], providers: [Cls] });
-        const service = app.get(Cls);
+        const { app, service, clock } = await setup();
+        const started = clock.now();
         await expect(service.call()).resolves.toBe('ok');
 
-        const started = Date.now();
-        await expect(service.call()).resolves.toBe('ok'); // waits ~100ms for its permit
-        expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+        const second = settle(service.call(), clock); // waits 100ms for its permit
+        await clock.advance(99);
+        expect(second.settled).toBe(false);
+        expect(service.invocations).toBe(1); // still waiting, past the 50ms timeout
+        await clock.advance(1);
+        expect(second.value).toBe('ok');
+        expect(second.at).toBe(started + 100);
+        expect(service.invocations).toBe(2);
 
         const s = app.get(ResilienceRegistry).stats();
         expect(s.timeouts[`${Cls.name}.call`]).toEqual({ calls: 2, timeouts: 0 });
@@ -152,10 +198,15 @@ describe('composition order: Fallback(Retry(CircuitBreaker(RateLimit(Timeout(Bul
       });
 
       it('the timeout still limits the method once it has its permit', async () => {
-        const app = await apps.start({ imports: [ResilienceModule.forRoot()], providers: [Cls] });
-        const service = app.get(Cls);
+        const { service, clock } = await setup();
         service.behave = () => untilAborted();
-        await expect(service.call()).rejects.toBeInstanceOf(TimeoutError);
+        const started = clock.now();
+        const call = settle(service.call(), clock);
+        await clock.advance(49);
+        expect(call.settled).toBe(false);
+        await clock.advance(1);
+        expect(call.error).toBeInstanceOf(TimeoutError);
+        expect(call.at).toBe(started + 50);
       });
     },
   );

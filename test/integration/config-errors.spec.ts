@@ -10,9 +10,10 @@ import {
   ResilienceRegistry,
   Retry,
   Timeout,
+  TimeoutError,
   UsePolicy,
 } from '../../lib';
-import { useTestApps } from '../fixtures/testing-app';
+import { rejectionOf, settle, useTestApps } from '../fixtures/testing-app';
 import { FakeClock } from '../utils/fake-clock';
 
 @Injectable()
@@ -192,7 +193,7 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
         ['NegativeBackoff.call', 'backoff.initialDelay', '-5'],
       ],
       ['a percentage above 100', FailureRateOutOfRange, ['"rates"', 'failureRateThreshold', '150']],
-      ['a concurrency of 0', ZeroConcurrency, ['ZeroConcurrency.call', 'maxConcurrent', '0']],
+      ['a concurrency of 0', ZeroConcurrency, ['"ZeroConcurrency.call"', '"maxConcurrent" is 0;']],
       ['a NaN queue timeout', NaNQueueTimeout, ['NaNQueueTimeout.call', 'queueTimeout', 'NaN']],
       ['a negative interval', NegativeInterval, ['NegativeInterval.call', 'interval', '-1000']],
       [
@@ -222,6 +223,16 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
       ],
     ])('%s', async (_case, provider, fragments) => {
       expectConfigError(await withProvider(provider), ...fragments);
+    });
+
+    it('a concurrency of 0 names the policy, the key and the value in the error fields too', async () => {
+      const error = await withProvider(ZeroConcurrency);
+      expect(error).toBeInstanceOf(ResilienceConfigError);
+      expect(error).toMatchObject({
+        policyName: 'ZeroConcurrency.call',
+        key: 'maxConcurrent',
+        value: 0,
+      });
     });
 
     it('an unknown option key', async () => {
@@ -416,8 +427,7 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
       expectConfigError(
         await withOptions({ defaults: { retry: { maxAttempts: 0 } } }),
         'defaults.retry',
-        'maxAttempts',
-        '0',
+        '"maxAttempts" is 0;',
       );
       expectConfigError(
         await withOptions({ defaults: { circuitBreaker: { resetTimeout: -10 } } }),
@@ -439,12 +449,11 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
         'failureThreshold',
         '-1',
       );
-      expectConfigError(
-        await withOptions({ policies: { payments: { timeout: { timeout: 0 } } } }),
-        'payments',
-        'timeout',
-        '0',
-      );
+      const zeroTimeout = await withOptions({
+        policies: { payments: { timeout: { timeout: 0 } } },
+      });
+      expectConfigError(zeroTimeout, '"payments"', '"timeout" is 0;');
+      expect(zeroTimeout).toMatchObject({ policyName: 'payments', key: 'timeout', value: 0 });
     });
 
     describe('a policy set is checked as it will be built (its options over the defaults)', () => {
@@ -473,6 +482,9 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
         const registry = app.get(ResilienceRegistry);
         await expect(registry.policy('x')!.execute(async () => 'x ran')).resolves.toBe('x ran');
         await expect(registry.policy('y')!.execute(async () => 'y ran')).resolves.toBe('y ran');
+        // the sets' policies run with their options over the defaults
+        expect(registry.timeout('x')!.options).toEqual({ timeout: 50 });
+        expect(registry.rateLimiter('y')!.options).toMatchObject({ limit: 5, interval: 1000 });
       });
 
       it('a backoff valid only with the default maxDelay boots', async () => {
@@ -488,6 +500,10 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
         const registry = app.get(ResilienceRegistry);
         expect(registry.policy('slowRetry')).toBeDefined();
         await expect(registry.policy('slowRetry')!.execute(async () => 'ok')).resolves.toBe('ok');
+        expect(registry.retry('slowRetry')!.options.backoff).toMatchObject({
+          initialDelay: 40_000,
+          maxDelay: 60_000,
+        });
       });
 
       it('a backoff that the merged defaults make invalid fails, naming the set', async () => {
@@ -514,18 +530,38 @@ describe('bad configuration fails bootstrap with ResilienceConfigError', () => {
     });
 
     it('a clock with both timer methods, or neither, is fine', async () => {
-      await expect(
-        apps.start({
-          imports: [ResilienceModule.forRoot({ clock: new FakeClock() })],
-          providers: [Fine],
-        }),
-      ).resolves.toBeDefined();
-      await expect(
-        apps.start({
-          imports: [ResilienceModule.forRoot({ clock: { now: () => Date.now() } })],
-          providers: [Fine],
-        }),
-      ).resolves.toBeDefined();
+      const policies = { t: { timeout: { timeout: 20 } } };
+      const hang = () => new Promise<never>(() => undefined);
+
+      // both: the clock drives the module's timers
+      const fake = new FakeClock();
+      const withTimers = await apps.start({
+        imports: [ResilienceModule.forRoot({ clock: fake, policies })],
+        providers: [Fine],
+      });
+      const registryWithTimers = withTimers.get(ResilienceRegistry);
+      expect(registryWithTimers.retry('Fine.call')!.options.maxAttempts).toBe(3);
+      expect(registryWithTimers.timeout('t')!.timeout).toBe(20);
+      const started = fake.now();
+      const timed = settle(registryWithTimers.policy('t')!.execute(hang), fake);
+      await fake.advance(19);
+      expect(timed.settled).toBe(false);
+      await fake.advance(1);
+      expect(timed.error).toBeInstanceOf(TimeoutError);
+      expect(timed.at).toBe(started + 20);
+
+      // neither: the clock tells the time, the Node timers run the delays
+      const nowOnly = { now: jest.fn(() => Date.now()) };
+      const withoutTimers = await apps.start({
+        imports: [ResilienceModule.forRoot({ clock: nowOnly, policies })],
+        providers: [Fine],
+      });
+      const registryWithoutTimers = withoutTimers.get(ResilienceRegistry);
+      expect(registryWithoutTimers.retry('Fine.call')!.options.maxAttempts).toBe(3);
+      const error = await rejectionOf(registryWithoutTimers.policy('t')!.execute(hang));
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect(error.timeout).toBe(20);
+      expect(nowOnly.now).toHaveBeenCalled();
     });
 
     it('bad options from forRootAsync', async () => {

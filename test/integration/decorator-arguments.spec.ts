@@ -9,7 +9,8 @@ import {
   Retry,
 } from '../../lib';
 import { NO_WAIT, UpstreamError } from '../fixtures/flaky-client';
-import { deferred, rejectionOf, settle, sleep, useTestApps } from '../fixtures/testing-app';
+import { deferred, settle, useTestApps } from '../fixtures/testing-app';
+import { FakeClock, flush } from '../utils/fake-clock';
 
 /** Decorators given `undefined` where a name may stand, as option-forwarding code does. */
 @Injectable()
@@ -39,16 +40,19 @@ class UndefinedNames {
 describe('decorators called with an undefined name and options', () => {
   const apps = useTestApps();
   const setup = async () => {
+    const clock = new FakeClock();
     const app = await apps.start({
-      imports: [ResilienceModule.forRoot()],
+      imports: [ResilienceModule.forRoot({ clock })],
       providers: [UndefinedNames],
     });
-    return { service: app.get(UndefinedNames), registry: app.get(ResilienceRegistry) };
+    return { service: app.get(UndefinedNames), registry: app.get(ResilienceRegistry), clock };
   };
 
   it('@Retry(undefined, { maxAttempts: 5 }) keeps the options: 5 attempts happen', async () => {
-    const { service, registry } = await setup();
-    const error = await rejectionOf(service.retried());
+    const { service, registry, clock } = await setup();
+    const call = settle(service.retried());
+    await clock.advance(0); // the backoffs of 0ms run on the clock
+    const error = call.error as UpstreamError;
     expect(error).toBeInstanceOf(UpstreamError);
     expect(error.message).toBe('failure #5');
     expect(service.calls).toBe(5);
@@ -71,12 +75,12 @@ describe('decorators called with an undefined name and options', () => {
     const { service, registry } = await setup();
     const first = service.limited();
     const second = settle(service.limited());
-    await sleep(5);
-    const { maxConcurrent } = registry.stats().bulkheads['UndefinedNames.limited'];
+    await flush(); // no time passes: a rejection now comes from the bulkhead being full
+    const stats = registry.stats().bulkheads['UndefinedNames.limited'];
     service.gate.resolve(); // let every admitted call end before asserting
     await first;
-    await sleep(0);
-    expect(maxConcurrent).toBe(1);
+    expect(stats).toMatchObject({ maxConcurrent: 1, active: 1, accepted: 1, rejected: 1 });
     expect(second.error).toBeInstanceOf(BulkheadRejectedError);
+    expect((second.error as BulkheadRejectedError).reason).toBe('full');
   });
 });

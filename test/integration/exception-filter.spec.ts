@@ -104,22 +104,25 @@ describe('ResilienceExceptionFilter', () => {
         { failureThreshold: 1, resetTimeout: 1000, halfOpenMaxCalls: 1 },
         { clock, scheduler: clock },
       );
-      await expect(
-        breaker.execute(async () => {
-          throw new UpstreamError('down');
-        }),
-      ).rejects.toThrow('down');
-      await clock.advance(1000);
-      expect(breaker.state).toBe('half-open');
-      breaker.execute(() => new Promise<never>(() => undefined)).catch(() => undefined); // the trial
-      const error = await rejectionOf(breaker.execute(async () => 'second'));
-      expect(error).toBeInstanceOf(CircuitOpenError);
-      expect(error.retryAfter).toBe(0);
+      try {
+        await expect(
+          breaker.execute(async () => {
+            throw new UpstreamError('down');
+          }),
+        ).rejects.toThrow('down');
+        await clock.advance(1000);
+        expect(breaker.state).toBe('half-open');
+        breaker.execute(() => new Promise<never>(() => undefined)).catch(() => undefined); // the trial
+        const error = await rejectionOf(breaker.execute(async () => 'second'));
+        expect(error).toBeInstanceOf(CircuitOpenError);
+        expect(error.retryAfter).toBe(0);
 
-      const response = answer(makeFilter(), error);
-      expect(response.statusCode).toBe(503);
-      expect(response.headers).toEqual({ 'Retry-After': '0' });
-      breaker.dispose();
+        const response = answer(makeFilter(), error);
+        expect(response.statusCode).toBe(503);
+        expect(response.headers).toEqual({ 'Retry-After': '0' });
+      } finally {
+        breaker.dispose();
+      }
     });
 
     it.each([

@@ -9,7 +9,7 @@ import {
   RetryPolicy,
   wrap,
 } from '../../lib';
-import { FakeClock } from '../utils/fake-clock';
+import { FakeClock, flush } from '../utils/fake-clock';
 import { UpstreamError } from '../fixtures/flaky-client';
 import { LifecycleService } from '../fixtures/lifecycle.fixtures';
 import {
@@ -121,6 +121,44 @@ describe('application shutdown (API §7)', () => {
     expect(afterClose.reason).toBe('shutdown');
   });
 
+  it.each([
+    ['@Timeout', 'timed', 'timeouts'],
+    ['@Bulkhead', 'narrow', 'bulkheads'],
+    ['@RateLimit', 'limited', 'rateLimiters'],
+  ] as const)(
+    'rejects a new call through a method protected only by %s at once with reason shutdown',
+    async (_decorator, method, kind) => {
+      const clock = new FakeClock(); // no time passes: the rejection cannot come from a timer
+      const ctx = await setup({ clock, shutdownTimeout: 5000 });
+      const { registry, service } = ctx;
+      const name = `LifecycleService.${method}`;
+      const call = (): Promise<string> =>
+        method === 'limited' ? service.limited() : service[method](Promise.resolve('ran'));
+      const before = registry.stats()[kind][name];
+      expect(before).toBeDefined();
+
+      await duringShutdown(
+        ctx,
+        (held) => {
+          service.gate = held;
+          return service.work(); // keeps close() waiting
+        },
+        async () => {
+          const outcome = settle(call(), clock);
+          await flush(); // one turn, no clock advance
+          expect(outcome.status).toBe('rejected');
+          const error = outcome.error as BulkheadRejectedError;
+          expect(error).toBeInstanceOf(BulkheadRejectedError);
+          expect(error.reason).toBe('shutdown');
+          expect(error.policyName).toBe(name);
+          expect(outcome.at).toBe(clock.now());
+          expect(service.singlePolicyCalls).toBe(0); // the method never ran
+          expect(registry.stats()[kind][name]).toEqual(before); // nor reached its policy
+        },
+      );
+    },
+  );
+
   it('rejects registry handle calls at once with BulkheadRejectedError(shutdown), without calling fn', async () => {
     const ctx = await setup({ shutdownTimeout: 5000 });
     const breaker = ctx.registry.circuitBreaker('LifecycleService.breaker')!;
@@ -222,13 +260,48 @@ describe('application shutdown (API §7)', () => {
   });
 
   it('lets a call in flight finish its retries during the grace period', async () => {
-    const { app, service } = await setup({ shutdownTimeout: 5000 });
-    const call = settle(service.retryOnce());
-    await sleep(5); // the first attempt has failed; the retry waits 60ms
-    const started = Date.now();
-    await apps.close(app);
+    const clock = new FakeClock();
+    const { app, registry, service } = await setup({ clock, shutdownTimeout: 5000 });
+    const call = settle(service.retryOnce(), clock);
+    await clock.advance(0);
+    expect(service.calls).toBe(1); // the first attempt has failed; the retry waits 60ms
+
+    const started = clock.now();
+    const closing = settle(apps.close(app), clock);
+    await waitFor(() => registry.isShuttingDown, 1000);
+    await clock.advance(59);
+    // close() waits for the retry, which is still in its backoff
+    expect(closing.settled).toBe(false);
+    expect(call.settled).toBe(false);
+    expect(service.calls).toBe(1);
+
+    await clock.advance(1); // the backoff ends: the second attempt succeeds
+    await waitFor(() => closing.settled, 1000);
     expect(call.value).toBe('recovered');
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(call.at).toBe(started + 60);
+    expect(service.calls).toBe(2);
+    expect(closing.error).toBeUndefined();
+    expect(closing.at).toBe(started + 60); // close() ended with the call, long before 5000ms
+  });
+
+  it('waits 10000ms (the default shutdownTimeout) for a hanging call, and not a millisecond less', async () => {
+    const clock = new FakeClock();
+    const { app, registry, service } = await setup({ clock }); // no shutdownTimeout given
+    const hung = settle(service.narrow(new Promise<string>(() => undefined)));
+    expect(registry.inFlightCalls).toBe(1);
+
+    const started = clock.now();
+    const closing = settle(apps.close(app), clock);
+    await waitFor(() => registry.isShuttingDown, 1000);
+    await clock.advance(9999);
+    expect(closing.settled).toBe(false);
+
+    await clock.advance(1);
+    await waitFor(() => closing.settled, 1000);
+    expect(closing.error).toBeUndefined();
+    expect(closing.at).toBe(started + 10_000);
+    expect(hung.settled).toBe(false); // given up on, not failed
+    expect(registry.scheduler.size).toBe(0);
   });
 
   it('returns after about shutdownTimeout when a call hangs', async () => {
@@ -266,14 +339,18 @@ describe('application shutdown (API §7)', () => {
     expect((limited.error as BulkheadRejectedError).reason).toBe('shutdown');
   });
 
-  it('lets the process exit by itself after app.close()', async () => {
-    const script = join(__dirname, '..', 'fixtures', 'shutdown-app.ts');
-    const started = Date.now();
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script], {
+  /** Runs a fixture script of test/fixtures in a Node child process (through ts-node). */
+  const spawnFixture = (file: string) =>
+    spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', fixture(file)], {
       cwd: join(__dirname, '..', '..'),
       env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+  const fixture = (file: string) => join(__dirname, '..', 'fixtures', file);
+
+  it('lets the process exit by itself after app.close()', async () => {
+    const started = Date.now();
+    const child = spawnFixture('shutdown-app.ts');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -295,6 +372,67 @@ describe('application shutdown (API §7)', () => {
       // startup (ts-node) plus close(); a leaked 30s or one-minute timer would keep it alive far longer
       expect(elapsed).toBeLessThan(15_000);
       expect(report.closeMs).toBeLessThan(2_000);
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('on SIGTERM with enableShutdownHooks(), rejects new calls, lets the call in flight finish, then lets Nest end the process', async () => {
+    const child = spawnFixture('signal-shutdown-app.ts');
+    let stdout = '';
+    let stderr = '';
+    let signalledAt: number | undefined;
+    const lines = () =>
+      stdout
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line));
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      if (signalledAt === undefined && lines().some((line) => line.event === 'ready')) {
+        signalledAt = Date.now();
+        child.kill('SIGTERM');
+      }
+    });
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    try {
+      const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+        (resolve) => child.on('exit', (code, signal) => resolve({ code, signal })),
+      );
+      const sinceSignal = Date.now() - signalledAt!;
+
+      // Nest's shutdown hook runs the app's shutdown, removes its listener and sends the
+      // same signal again (no useProcessExit): the default action then ends the process
+      expect({ ...exit, stderr }).toEqual({ code: null, signal: 'SIGTERM', stderr: '' });
+      expect(signalledAt).toBeDefined();
+      const events = lines();
+      expect(events.map((line) => line.event)).toEqual([
+        'ready',
+        'shutting-down',
+        'during-shutdown',
+        'in-flight',
+        'backoff',
+      ]);
+      const [ready, shuttingDown, during, inFlight, backoff] = events;
+      expect(ready.inFlight).toBe(2); // the call in flight and the retry in its backoff
+      expect(shuttingDown.inFlight).toBe(2);
+      // the new call, made while shutdown waited for the call in flight
+      expect(during).toMatchObject({
+        outcome: 'rejected',
+        error: 'BulkheadRejectedError',
+        reason: 'shutdown',
+      });
+      // the call in flight was let finish
+      expect(inFlight).toMatchObject({ outcome: 'resolved', value: 'finished' });
+      // the retry could not finish its 30s backoff: after the grace period (1000ms) its
+      // wait was cleared and it failed with its last error
+      expect(backoff).toMatchObject({ outcome: 'rejected', error: 'UpstreamError' });
+      expect(backoff.ms - inFlight.ms).toBeGreaterThanOrEqual(500);
+      // by itself and promptly: the grace period plus a little
+      expect(sinceSignal).toBeGreaterThanOrEqual(900);
+      expect(sinceSignal).toBeLessThan(5_000);
     } finally {
       clearTimeout(killer);
       child.kill('SIGKILL');

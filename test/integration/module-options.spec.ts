@@ -1,6 +1,7 @@
 import { Module, Provider } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import {
+  BulkheadRejectedError,
   CircuitOpenError,
   RateLimitedError,
   ResilienceConfigError,
@@ -8,6 +9,7 @@ import {
   ResilienceModule,
   ResilienceRegistry,
   RetryEvent,
+  TimeoutError,
 } from '../../lib';
 import { FakeClock } from '../utils/fake-clock';
 import { UpstreamError } from '../fixtures/flaky-client';
@@ -25,7 +27,7 @@ import {
   ResilienceConfigService,
   PolicySetService,
 } from '../fixtures/module-options.fixtures';
-import { rejectionOf, settle, useTestApps } from '../fixtures/testing-app';
+import { deferred, rejectionOf, settle, useTestApps } from '../fixtures/testing-app';
 
 describe('module options', () => {
   const apps = useTestApps();
@@ -43,7 +45,7 @@ describe('module options', () => {
                 backoff: { type: 'fixed', initialDelay: 25, jitter: 'none' },
               },
               circuitBreaker: { failureThreshold: 1, resetTimeout: 5000 },
-              bulkhead: { maxConcurrent: 1 },
+              bulkhead: { maxConcurrent: 2 },
               timeout: { timeout: 250 },
               rateLimiter: { interval: 60_000 },
             },
@@ -85,7 +87,7 @@ describe('module options', () => {
       expect(error).toBeInstanceOf(CircuitOpenError);
       expect(error.retryAfter).toBe(5000);
       expect(registry.stats().bulkheads['DefaultsService.limited']).toMatchObject({
-        maxConcurrent: 1,
+        maxConcurrent: 2,
         maxQueue: 0,
       });
       expect(registry.timeout('DefaultsService.timed')?.timeout).toBe(250);
@@ -93,6 +95,49 @@ describe('module options', () => {
       const limited = await rejectionOf(service.throttled());
       expect(limited).toBeInstanceOf(RateLimitedError);
       expect(limited.retryAfter).toBe(60_000);
+    });
+
+    it('the default maxConcurrent admits exactly that many calls at once (and no queue)', async () => {
+      const { service, registry } = await setup();
+      const held = deferred<string>();
+      service.gate = held.promise;
+      const running = [service.limited(), service.limited()]; // the default maxConcurrent: 2
+      try {
+        expect(service.limitedCalls).toBe(2);
+        const third = await rejectionOf(service.limited());
+        expect(third).toBeInstanceOf(BulkheadRejectedError);
+        expect(third.reason).toBe('full'); // maxQueue 0: not queued either
+        expect(service.limitedCalls).toBe(2);
+        expect(registry.stats().bulkheads['DefaultsService.limited']).toMatchObject({
+          active: 2,
+          queued: 0,
+          accepted: 2,
+          rejected: 1,
+        });
+      } finally {
+        held.resolve('done');
+      }
+      await expect(Promise.all(running)).resolves.toEqual(['done', 'done']);
+      await expect(service.limited()).resolves.toBe('done'); // a slot is free again
+      expect(service.limitedCalls).toBe(3);
+    });
+
+    it('the default timeout fires at exactly 250ms', async () => {
+      const { service, clock } = await setup();
+      const held = deferred<string>();
+      service.gate = held.promise;
+      const started = clock.now();
+      const call = settle(service.timed(), clock);
+      try {
+        await clock.advance(249);
+        expect(call.settled).toBe(false);
+        await clock.advance(1);
+        expect(call.error).toBeInstanceOf(TimeoutError);
+        expect((call.error as TimeoutError).timeout).toBe(250);
+        expect(call.at).toBe(started + 250);
+      } finally {
+        held.resolve('late');
+      }
     });
   });
 

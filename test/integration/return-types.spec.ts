@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { interval, isObservable, lastValueFrom, Observable, throwError, toArray } from 'rxjs';
+import { isObservable, lastValueFrom, Observable, throwError, toArray } from 'rxjs';
 import { ResilienceModule, ResilienceRegistry, Retry, Timeout, TimeoutError } from '../../lib';
-import { FakeClock } from '../utils/fake-clock';
+import { FakeClock, flush } from '../utils/fake-clock';
 import { recordUnhandledRejections } from '../utils/unhandled-rejections';
 import { NO_WAIT, UpstreamError } from '../fixtures/flaky-client';
 import { StreamService } from '../fixtures/streams.fixtures';
-import { rejectionOf, sleep, useTestApps } from '../fixtures/testing-app';
+import { rejectionOf, settle, useTestApps } from '../fixtures/testing-app';
 
 const values = <T>(source: Observable<T>): Promise<T[]> => lastValueFrom(source.pipe(toArray()));
 
@@ -17,19 +17,25 @@ class UndeclaredStreams {
   emissions = 0;
   teardowns = 0;
   failingCalls = 0;
+  /** The clock the ticking source runs on (the test's FakeClock). */
+  clock!: FakeClock;
 
-  /** Ticks every 5ms for ever. */
+  /** Ticks every 5ms of `clock` for ever. */
   @Timeout(30)
   ticking() {
     return new Observable<number>((subscriber) => {
       this.subscriptions++;
-      const ticks = interval(5).subscribe((n) => {
+      let n = 0;
+      let timer: unknown;
+      const tick = () => {
         this.emissions++;
-        subscriber.next(n);
-      });
+        subscriber.next(n++);
+        timer = this.clock.setTimeout(tick, 5);
+      };
+      timer = this.clock.setTimeout(tick, 5);
       return () => {
         this.teardowns++;
-        ticks.unsubscribe();
+        this.clock.clearTimeout(timer);
       };
     });
   }
@@ -91,10 +97,12 @@ describe('return types', () => {
 
   describe('Observable methods', () => {
     it('run nothing until subscribed', async () => {
-      const { service, registry } = await setup();
+      const clock = new FakeClock();
+      const { service, registry } = await setup(clock);
       const source = service.stream();
       expect(isObservable(source)).toBe(true);
-      await sleep(5);
+      await clock.advance(60_000);
+      expect(clock.pendingTimers).toBe(0); // nothing is waiting to run either
       expect(service.calls).toBe(0);
       expect(service.subscriptions).toBe(0);
       expect(registry.stats().retries['StreamService.stream'].calls).toBe(0);
@@ -130,12 +138,19 @@ describe('return types', () => {
     });
 
     it('time out on an Observable that never completes, and unsubscribe from it', async () => {
-      const { service, registry } = await setup();
-      const started = Date.now();
-      const error = await rejectionOf(values(service.endless()));
+      const clock = new FakeClock();
+      const { service, registry } = await setup(clock);
+      const started = clock.now();
+      const result = settle(values(service.endless()), clock);
+      await clock.advance(29);
+      expect(result.settled).toBe(false);
+      expect(service.teardowns).toBe(0);
+
+      await clock.advance(1);
+      const error = result.error as TimeoutError;
       expect(error).toBeInstanceOf(TimeoutError);
       expect(error.timeout).toBe(30);
-      expect(Date.now() - started).toBeLessThan(1000);
+      expect(result.at).toBe(started + 30);
       expect(service.subscriptions).toBe(1);
       expect(service.teardowns).toBe(1);
       expect(registry.stats().timeouts['StreamService.endless']).toEqual({ calls: 1, timeouts: 1 });
@@ -158,26 +173,35 @@ describe('return types', () => {
     });
 
     it('abort the call when the subscriber unsubscribes: the source is torn down', async () => {
-      const { service, registry } = await setup();
-      const subscription = service.endless().subscribe({ error: () => undefined });
+      const clock = new FakeClock();
+      const { service, registry } = await setup(clock);
+      const error = jest.fn();
+      const subscription = service.endless().subscribe({ error });
       expect(service.subscriptions).toBe(1);
       expect(registry.inFlightCalls).toBe(1);
 
+      await clock.advance(29);
       subscription.unsubscribe();
 
       expect(service.teardowns).toBe(1);
-      await sleep(60); // past the 30ms timeout: it must not fire for a cancelled call
+      await clock.advance(1); // the 30ms limit: it must not fire for a cancelled call
       expect(registry.stats().timeouts['StreamService.endless'].timeouts).toBe(0);
+      await clock.advance(60_000);
+      expect(registry.stats().timeouts['StreamService.endless'].timeouts).toBe(0);
+      expect(error).not.toHaveBeenCalled();
+      expect(service.teardowns).toBe(1);
       expect(registry.inFlightCalls).toBe(0);
     });
 
     it('end the call when the subscriber unsubscribes, without a retry or a fallback', async () => {
-      const { service, registry } = await setup();
+      const clock = new FakeClock();
+      const { service, registry } = await setup(clock);
       const subscription = service.endlessWithFallback().subscribe();
       expect(registry.inFlightCalls).toBe(1);
 
       subscription.unsubscribe();
-      await sleep(5);
+      await clock.advance(60_000); // a retry without backoff would have run at once
+      expect(clock.pendingTimers).toBe(0);
 
       expect(service.teardowns).toBe(1);
       expect(service.subscriptions).toBe(1); // not re-subscribed by the retry
@@ -207,7 +231,8 @@ describe('return types', () => {
     });
 
     it('are detected on the first call when no return type is declared', async () => {
-      const { service } = await setup();
+      const clock = new FakeClock();
+      const { service } = await setup(clock);
       // the fixture really declares nothing: TypeScript emits no design:returntype for it
       expect(
         Reflect.getMetadata('design:returntype', StreamService.prototype, 'undeclared'),
@@ -215,15 +240,18 @@ describe('return types', () => {
 
       const first = service.undeclared() as unknown;
       expect(isObservable(first)).toBe(true);
-      await expect(values(first as Observable<string>)).resolves.toEqual(['a', 'b']);
+      const firstValues = settle(values(first as Observable<string>));
+      await clock.advance(0); // the retries wait 0ms on the clock
+      expect(firstValues.value).toEqual(['a', 'b']);
       expect(service.subscriptions).toBe(3); // retried by re-subscribing
 
       // known from now on: lazy, once per subscription
       const second = service.undeclared() as unknown as Observable<string>;
       expect(isObservable(second)).toBe(true);
       const callsBefore = service.calls;
-      await sleep(5);
+      await clock.advance(60_000);
       expect(service.calls).toBe(callsBefore);
+      expect(service.subscriptions).toBe(3);
       await expect(values(second)).resolves.toEqual(['a', 'b']);
       await expect(values(second)).resolves.toEqual(['a', 'b']);
       expect(service.subscriptions).toBe(5);
@@ -231,32 +259,42 @@ describe('return types', () => {
 
     describe('without a declared return type, on the first call', () => {
       const setupUndeclared = async () => {
+        const clock = new FakeClock();
         const app = await apps.start({
-          imports: [ResilienceModule.forRoot()],
+          imports: [ResilienceModule.forRoot({ clock })],
           providers: [UndeclaredStreams],
         });
-        return { service: app.get(UndeclaredStreams), registry: app.get(ResilienceRegistry) };
+        const service = app.get(UndeclaredStreams);
+        service.clock = clock;
+        return { service, registry: app.get(ResilienceRegistry), clock };
       };
 
       it('an endless Observable times out and the source is unsubscribed', async () => {
-        const { service, registry } = await setupUndeclared();
+        const { service, registry, clock } = await setupUndeclared();
         expect(
           Reflect.getMetadata('design:returntype', UndeclaredStreams.prototype, 'ticking'),
         ).toBeUndefined();
 
         const result = service.ticking() as unknown;
         expect(isObservable(result)).toBe(true);
-        const started = Date.now();
-        const error = await rejectionOf(values(result as Observable<number>));
+        const started = clock.now();
+        const outcome = settle(values(result as Observable<number>), clock);
+        await clock.advance(29);
+        expect(outcome.settled).toBe(false);
+        expect(service.emissions).toBe(5); // at 5, 10, 15, 20 and 25ms
+        expect(service.teardowns).toBe(0);
 
+        await clock.advance(1);
+        const error = outcome.error as TimeoutError;
         expect(error).toBeInstanceOf(TimeoutError);
         expect(error.timeout).toBe(30);
-        expect(Date.now() - started).toBeLessThan(1000);
+        expect(outcome.at).toBe(started + 30);
         expect(service.subscriptions).toBe(1);
         expect(service.teardowns).toBe(1);
         const emittedAtTimeout = service.emissions;
-        await sleep(60); // a dozen ticks of the source, had it been left running
+        await clock.advance(60); // a dozen ticks of the source, had it been left running
         expect(service.emissions).toBe(emittedAtTimeout);
+        expect(clock.pendingTimers).toBe(0);
         expect(service.teardowns).toBe(1);
         expect(registry.stats().timeouts['UndeclaredStreams.ticking']).toEqual({
           calls: 1,
@@ -266,12 +304,13 @@ describe('return types', () => {
       });
 
       it('a failing call whose Observable nobody subscribes to leaves no unhandled rejection', async () => {
-        const { service, registry } = await setupUndeclared();
+        const { service, registry, clock } = await setupUndeclared();
         const unhandled = recordUnhandledRejections();
         try {
           const result = service.failing() as unknown;
           expect(isObservable(result)).toBe(true);
-          await sleep(20); // past the turn in which Node reports unhandled rejections
+          await clock.advance(0); // the retry waits 0ms on the clock
+          await flush(); // past the turn in which Node reports unhandled rejections
           expect(service.failingCalls).toBe(2); // the retry ran: the call really failed
           expect(registry.inFlightCalls).toBe(0);
           expect(unhandled.reasons).toEqual([]);
@@ -280,7 +319,8 @@ describe('return types', () => {
           const error = await rejectionOf(values(result as Observable<unknown>));
           expect(error).toBeInstanceOf(UpstreamError);
           expect(error.message).toBe('failing call #2');
-          await sleep(5);
+          await flush();
+          await flush();
           expect(unhandled.reasons).toEqual([]);
         } finally {
           unhandled.stop();

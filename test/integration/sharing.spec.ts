@@ -1,12 +1,17 @@
-import type { Provider } from '@nestjs/common';
+import { Injectable, type Provider } from '@nestjs/common';
 import { ContextIdFactory } from '@nestjs/core';
 import {
+  Bulkhead,
+  BulkheadRejectedError,
   CircuitOpenError,
+  RateLimit,
+  RateLimitedError,
   ResilienceConfigError,
   ResilienceEvent,
   ResilienceModule,
   ResilienceRegistry,
 } from '../../lib';
+import { FakeClock } from '../utils/fake-clock';
 import { RequestScopedClient } from '../fixtures/scoped.fixtures';
 import {
   BareSharedClient,
@@ -20,7 +25,25 @@ import {
   PaymentsReporter,
   SameFunctionClassifyingClient,
 } from '../fixtures/shared-breaker.fixtures';
-import { rejectionOf, useTestApps } from '../fixtures/testing-app';
+import { deferred, rejectionOf, settle, useTestApps } from '../fixtures/testing-app';
+
+/** One slot, no queue; one permit a minute. */
+@Injectable()
+class NarrowClient {
+  calls = 0;
+
+  @Bulkhead({ maxConcurrent: 1, maxQueue: 0 })
+  async narrow(gate: Promise<string>): Promise<string> {
+    this.calls++;
+    return gate;
+  }
+
+  @RateLimit({ limit: 1, interval: 60_000 })
+  async limited(): Promise<string> {
+    this.calls++;
+    return 'permitted';
+  }
+}
 
 describe('sharing policies', () => {
   const apps = useTestApps();
@@ -249,6 +272,82 @@ describe('sharing policies', () => {
         await expect(alias.reserve(true)).rejects.toThrow('reserve failed');
         await expect(shared.reserve(false)).rejects.toBeInstanceOf(CircuitOpenError);
         expect(shared.calls).toBe(1);
+      });
+    });
+
+    describe('queues and permits', () => {
+      /** Two applications of the same class, on one FakeClock: time cannot free a slot or a permit. */
+      const startTwoNarrow = async () => {
+        const clock = new FakeClock();
+        const metadata = {
+          imports: [ResilienceModule.forRoot({ clock })],
+          providers: [NarrowClient],
+        };
+        const a = await apps.start(metadata);
+        const b = await apps.start(metadata);
+        return {
+          a: a.get(NarrowClient),
+          b: b.get(NarrowClient),
+          ra: a.get(ResilienceRegistry),
+          rb: b.get(ResilienceRegistry),
+        };
+      };
+      const N = 'NarrowClient.narrow';
+      const L = 'NarrowClient.limited';
+
+      it('share no bulkhead: with the slot taken in app A, app B still admits a call', async () => {
+        const { a, b, ra, rb } = await startTwoNarrow();
+        const heldA = deferred<string>();
+        const heldB = deferred<string>();
+        const inA = a.narrow(heldA.promise); // takes app A's only slot
+        const stateA = settle(inA);
+        try {
+          const full = await rejectionOf(a.narrow(Promise.resolve('no room')));
+          expect(full).toBeInstanceOf(BulkheadRejectedError);
+          expect(full.reason).toBe('full');
+
+          // app B's bulkhead of the same method is empty: it admits a call at once
+          const inB = b.narrow(heldB.promise);
+          expect(b.calls).toBe(1);
+          expect(ra.stats().bulkheads[N]).toMatchObject({ active: 1, accepted: 1, rejected: 1 });
+          expect(rb.stats().bulkheads[N]).toMatchObject({ active: 1, accepted: 1, rejected: 0 });
+          // and it is full on its own account only
+          const fullB = await rejectionOf(b.narrow(Promise.resolve('no room')));
+          expect(fullB).toBeInstanceOf(BulkheadRejectedError);
+          expect(fullB.reason).toBe('full');
+
+          heldB.resolve('b');
+          await expect(inB).resolves.toBe('b');
+          await expect(b.narrow(Promise.resolve('b again'))).resolves.toBe('b again');
+          // app B's calls freed nothing in app A
+          expect(stateA.settled).toBe(false);
+          const stillFull = await rejectionOf(a.narrow(Promise.resolve('no room')));
+          expect(stillFull).toBeInstanceOf(BulkheadRejectedError);
+          expect(stillFull.reason).toBe('full');
+        } finally {
+          heldA.resolve('a');
+          heldB.resolve('b');
+        }
+        await expect(inA).resolves.toBe('a');
+        await expect(a.narrow(Promise.resolve('a again'))).resolves.toBe('a again');
+        expect(a.calls).toBe(2);
+        expect(ra.stats().bulkheads[N]).toMatchObject({ accepted: 2, rejected: 2 });
+        expect(rb.stats().bulkheads[N]).toMatchObject({ accepted: 2, rejected: 1 });
+      });
+
+      it("share no rate limiter: app A's used permit leaves app B's permit free", async () => {
+        const { a, b, ra, rb } = await startTwoNarrow();
+        await expect(a.limited()).resolves.toBe('permitted');
+        const limited = await rejectionOf(a.limited());
+        expect(limited).toBeInstanceOf(RateLimitedError);
+
+        await expect(b.limited()).resolves.toBe('permitted');
+        await expect(b.limited()).rejects.toBeInstanceOf(RateLimitedError);
+
+        expect(a.calls).toBe(1);
+        expect(b.calls).toBe(1);
+        expect(ra.stats().rateLimiters[L]).toEqual({ permitted: 1, rejected: 1 });
+        expect(rb.stats().rateLimiters[L]).toEqual({ permitted: 1, rejected: 1 });
       });
     });
 
