@@ -1,8 +1,13 @@
-// Unit tests (lib, beside the code) and integration tests (test/integration).
+// Unit tests (lib, beside the code), integration tests (test/integration) and model-based
+// property tests (test/property; FC_NUM_RUNS sets the number of sequences).
 module.exports = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   rootDir: '.',
-  testMatch: ['<rootDir>/lib/**/*.spec.ts', '<rootDir>/test/integration/**/*.spec.ts'],
+  testMatch: [
+    '<rootDir>/lib/**/*.spec.ts',
+    '<rootDir>/test/integration/**/*.spec.ts',
+    '<rootDir>/test/property/**/*.spec.ts',
+  ],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testEnvironment: 'node',
   setupFiles: ['reflect-metadata'],

@@ -18,6 +18,8 @@ export { Bulkhead } from './bulkhead/bulkhead.decorator';
 export { RateLimit } from './rate-limit/rate-limit.decorator';
 export { Fallback } from './fallback/fallback.decorator';
 export { UsePolicy } from './policy-set/use-policy.decorator';
+export { Chaos } from './chaos/chaos.decorator';
+export { DeadLetter, InjectDeadLetterQueue } from './dead-letter/dead-letter.decorator';
 export { currentSignal } from './timeout/current-signal';
 
 // Registry, stats, events
@@ -27,7 +29,10 @@ export type {
   BulkheadPressureEvent,
   BulkheadRejectedEvent,
   CallRejectedEvent,
+  ChaosEvent,
+  ChaosOutcome,
   CircuitState,
+  DeadLetterEvent,
   FallbackEvent,
   PolicyKind,
   RateLimitedEvent,
@@ -35,8 +40,41 @@ export type {
   RetryEvent,
   StateChangeEvent,
   StateChangeReason,
+  StoreAvailableEvent,
+  StoreUnavailableEvent,
   TimeoutEvent,
 } from './common/events';
+
+// Circuit state stores (API §8): the interface, and state that survives a restart
+export { FileCircuitStateStore } from './state-store/file-circuit-state-store';
+export type { FileCircuitStateStoreOptions } from './state-store/file-circuit-state-store';
+export type {
+  CircuitLink,
+  CircuitStateStore,
+  CircuitStateStoreContext,
+  SharedCircuit,
+  SharedCircuitCounters,
+  SharedCircuitState,
+} from './state-store/circuit-state-store.interface';
+
+// Health (Terminus indicator; @nestjs/terminus is loaded only when isHealthy() runs)
+export { ResilienceHealthIndicator } from './health/resilience.health-indicator';
+export type {
+  BulkheadHealth,
+  CircuitBreakerHealth,
+  ResilienceHealthDetails,
+  ResilienceHealthIndicatorResult,
+  ResilienceHealthLevel,
+  ResilienceHealthOptions,
+  ResilienceHealthReport,
+} from './health/resilience-health.interface';
+
+// Dead-letter queue
+export { DEAD_LETTER_QUEUE } from './dead-letter/dead-letter.interface';
+export type { DeadLetterQueue } from './dead-letter/dead-letter.interface';
+export type { DeadLetterBufferOptions, DeadLetterOptions } from './dead-letter/dead-letter.options';
+export { InMemoryDeadLetterQueue } from './dead-letter/in-memory-dead-letter-queue';
+export { toJsonSafe } from './dead-letter/json-safe';
 
 // Errors and HTTP
 export {
@@ -64,6 +102,11 @@ export type { IPolicy, PolicyTime, Work } from './common/policy';
 export { PolicySet, wrap } from './common/compose';
 export { CircuitBreakerPolicy } from './circuit-breaker/circuit-breaker.policy';
 export type {
+  CircuitSnapshot,
+  CircuitTrialGate,
+  TrialOutcome,
+} from './circuit-breaker/circuit-breaker.policy';
+export type {
   CircuitBreakerOptions,
   SlidingWindowOptions,
 } from './circuit-breaker/circuit-breaker.options';
@@ -79,3 +122,10 @@ export type { BulkheadOptions, BulkheadOverflow } from './bulkhead/bulkhead.opti
 export { RateLimiterPolicy } from './rate-limit/rate-limiter.policy';
 export type { RateLimiterOptions } from './rate-limit/rate-limiter.options';
 export { FallbackPolicy } from './fallback/fallback.policy';
+export { ChaosPolicy } from './chaos/chaos.policy';
+export type {
+  ChaosModuleOptions,
+  ChaosOptions,
+  ChaosRandom,
+  ResolvedChaosOptions,
+} from './chaos/chaos.options';

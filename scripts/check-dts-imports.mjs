@@ -17,8 +17,9 @@ const dist = join(root, 'dist');
 const ENTRIES = [
   { entry: 'index.d.ts', allow: ['@nestjs/common', '@nestjs/core', 'rxjs'] },
   { entry: 'index.d.mts', allow: ['@nestjs/common', '@nestjs/core', 'rxjs'] },
-  // Sub-path entries get their own lists when they exist, e.g.
-  // { entry: 'redis/index.d.ts', allow: ['@nestjs/common', '@nestjs/core', 'rxjs', 'ioredis'] },
+  // Sub-path entries get their own lists: each may add its optional peer.
+  { entry: 'redis/index.d.ts', allow: ['@nestjs/common', '@nestjs/core', 'rxjs', 'ioredis'] },
+  { entry: 'redis/index.d.mts', allow: ['@nestjs/common', '@nestjs/core', 'rxjs', 'ioredis'] },
 ];
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));

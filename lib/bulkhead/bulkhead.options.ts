@@ -1,4 +1,4 @@
-import { checks, invalid, Schema, validateOptions } from '../common/validate';
+import { checks, invalid, Schema, schemaKeys, validateOptions } from '../common/validate';
 
 /**
  * What a call does when it finds the queue full: `'reject'` fails the new call,
@@ -83,6 +83,9 @@ const schema: Schema = {
   key: checks.fn,
   maxKeys: checks.positiveInt,
 };
+
+/** Every key `resolveBulkheadOptions` knows. @internal */
+export const BULKHEAD_OPTION_KEYS: readonly string[] = schemaKeys(schema);
 
 /**
  * Validates bulkhead options (unknown keys and bad values throw `ResilienceConfigError`

@@ -120,6 +120,18 @@ export class KeyedBulkheadPolicy extends Policy {
     return sum;
   }
 
+  /**
+   * The partition with the longest queue now (the first one found on a tie), or
+   * `undefined` when no call waits in any partition.
+   */
+  longestQueue(): { key: string; queued: number } | undefined {
+    let longest: BulkheadCompartment | undefined;
+    for (const p of this.partitions.values()) {
+      if (p.queued > 0 && (longest === undefined || p.queued > longest.queued)) longest = p;
+    }
+    return longest === undefined ? undefined : { key: longest.key!, queued: longest.queued };
+  }
+
   /** The counters of one partition, or `undefined` when no partition is held for `key`. */
   forKey(key: string): BulkheadStats | undefined {
     return this.partitions.get(key)?.stats();

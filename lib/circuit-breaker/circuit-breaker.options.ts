@@ -1,4 +1,4 @@
-import { checks, invalid, Schema, validateOptions } from '../common/validate';
+import { checks, invalid, Schema, schemaKeys, validateOptions } from '../common/validate';
 
 /** The kinds of sliding window a circuit breaker can keep its figures in. @publicApi */
 export type SlidingWindowType = 'count' | 'time';
@@ -85,9 +85,10 @@ export interface CircuitBreakerOptions {
    */
   isFailure?: (error: unknown) => boolean;
   /**
-   * Reserved for state shared between instances through a `CircuitStateStore`.
-   * Validated, not used yet.
-   * @default false
+   * Whether the breaker's state is shared through the module's `stateStore` (other
+   * instances, or a later run of this one). With a store configured every breaker is shared
+   * unless it sets `shared: false`; without a store, `shared: true` fails bootstrap.
+   * @default true with a module `stateStore`, false without one
    */
   shared?: boolean;
 }
@@ -144,6 +145,9 @@ const schema: Schema = {
   isFailure: checks.fn,
   shared: checks.bool,
 };
+
+/** Every key `resolveCircuitBreakerOptions` knows (nested ones dotted). @internal */
+export const CIRCUIT_BREAKER_OPTION_KEYS: readonly string[] = schemaKeys(schema);
 
 /**
  * Validates circuit breaker options and applies the defaults. Unknown keys and bad values

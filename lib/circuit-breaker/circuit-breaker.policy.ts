@@ -4,7 +4,7 @@ import { CallAbortedError } from '../common/errors/call-aborted.error';
 import { CircuitOpenError } from '../common/errors/circuit-open.error';
 import { isResilienceError } from '../common/errors/resilience.error';
 import type { CircuitState, StateChangeReason } from '../common/events';
-import { Policy, PolicyTime, rootContext, Work } from '../common/policy';
+import { Policy, PolicyTime, rejectSoon, rootContext, Work } from '../common/policy';
 import { Scheduler, timeSourceFrom } from '../common/scheduler';
 import { invalid } from '../common/validate';
 import {
@@ -56,6 +56,21 @@ export interface CircuitSnapshot {
 }
 
 const STATES: readonly CircuitState[] = ['closed', 'open', 'half-open'];
+
+/** How a half-open trial call ended, as a `CircuitTrialGate` is told. @publicApi */
+export type TrialOutcome = 'success' | 'failure' | 'cancelled';
+
+/**
+ * Admits half-open trial calls across instances (a shared circuit state store sets one). The
+ * breaker still applies its own `halfOpenMaxCalls` limit first; the gate then decides across
+ * every instance. `acquire()` must never reject or hang: when the store cannot answer, it
+ * resolves with a release function (the local limit applies). A granted slot is released
+ * exactly once, with the trial's outcome.
+ * @publicApi
+ */
+export interface CircuitTrialGate {
+  acquire(): Promise<((outcome: TrialOutcome) => void) | false>;
+}
 
 /**
  * A circuit breaker without any framework (API §2, §4).
@@ -110,6 +125,8 @@ export class CircuitBreakerPolicy extends Policy {
   private trialStarts: number[] = [];
   private timer: unknown = undefined;
   private disposed = false;
+  /** Set by a shared state store: half-open trials also need its slot (see `runSharedTrial`). */
+  private trialGate?: CircuitTrialGate;
 
   private successfulCalls = 0;
   private failedCalls = 0;
@@ -168,6 +185,7 @@ export class CircuitBreakerPolicy extends Policy {
         this.transition('open', 'half-open-failure', start);
         return this.reject(start, this.remaining(start));
       }
+      if (this.trialGate !== undefined) return this.runSharedTrial(fn, context, start);
       this.trialsInFlight++;
       this.trialStarts.push(start);
       trial = true;
@@ -296,6 +314,66 @@ export class CircuitBreakerPolicy extends Policy {
     this.trialStarts.length = 0;
     if (to === 'closed') this.window.reset();
     this.emitStateChange(from, to, 'shared-state', now);
+  }
+
+  /**
+   * Lets `gate` admit half-open trials across instances (undefined removes it). Set by a
+   * shared circuit state store; the closed state never consults it.
+   * @internal
+   */
+  setTrialGate(gate: CircuitTrialGate | undefined): void {
+    this.trialGate = gate;
+  }
+
+  /**
+   * A half-open trial that also needs a slot from the trial gate. The local slot is taken at
+   * once (so this instance never runs more than `halfOpenMaxCalls`); a refused slot frees it
+   * and rejects the call; a state change while waiting starts the call over under the new
+   * state. The gate learns the trial's outcome when it settles.
+   */
+  private runSharedTrial<T>(
+    fn: Work<T>,
+    context: CallContext | undefined,
+    start: number,
+  ): Promise<T> {
+    this.trialsInFlight++;
+    this.trialStarts.push(start);
+    const generation = this.generation;
+    return this.trialGate!.acquire().then((release) => {
+      if (generation !== this.generation) {
+        if (release) release('cancelled');
+        return this.run(fn, context);
+      }
+      if (!release) {
+        this.endTrial(start);
+        return this.reject(this.clock.now(), 0, this.options.halfOpenMaxCalls);
+      }
+      let result: T | PromiseLike<T>;
+      try {
+        result = fn(rootContext(context));
+      } catch (error) {
+        this.onError(error, start, generation, true);
+        release(this.outcomeOf(error));
+        return Promise.reject(error);
+      }
+      return Promise.resolve(result).then(
+        (value) => {
+          this.onSuccess(start, generation, true);
+          release('success');
+          return value;
+        },
+        (error: unknown) => {
+          this.onError(error, start, generation, true);
+          release(this.outcomeOf(error));
+          throw error;
+        },
+      );
+    });
+  }
+
+  private outcomeOf(error: unknown): TrialOutcome {
+    if (isCancellation(error)) return 'cancelled';
+    return this.isFailure(error) ? 'failure' : 'success';
   }
 
   /**
@@ -459,7 +537,7 @@ export class CircuitBreakerPolicy extends Policy {
         at: now,
       });
     }
-    return Promise.reject(new CircuitOpenError(this.name, retryAfter, halfOpenMaxCalls));
+    return rejectSoon(openError(this.name, retryAfter, halfOpenMaxCalls));
   }
 
   /**
@@ -516,6 +594,22 @@ function isCancellation(error: unknown): boolean {
     error instanceof CallAbortedError ||
     (isResilienceError(error) && error.name === 'CallAbortedError')
   );
+}
+
+/**
+ * The error of a rejected call, built without capturing a stack trace: a rejection by an
+ * open breaker is routine, and capturing frames would cost more than the call it saves.
+ * It is a fresh `CircuitOpenError` (its own `retryAfter`), and its `stack` still starts
+ * with the name and message.
+ */
+function openError(name: string, retryAfter: number, halfOpenMaxCalls?: number): CircuitOpenError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new CircuitOpenError(name, retryAfter, halfOpenMaxCalls);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

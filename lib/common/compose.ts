@@ -13,11 +13,22 @@ export function runChain<T>(
   context: CallContext | undefined,
   args?: readonly unknown[],
 ): Promise<T> {
-  const n = policies.length;
-  if (n === 0) return Promise.resolve().then(() => work(context ?? new CallContext()));
-  const level = (i: number): Work<T> =>
-    i === n ? work : (c: CallContext) => policies[i].run(level(i + 1), c, args);
-  return policies[0].run(level(1), context, args);
+  if (policies.length === 0) {
+    return Promise.resolve().then(() => work(context ?? new CallContext()));
+  }
+  return policies[0].run(below(policies, 1, work, args), context, args);
+}
+
+/** The work as policy `i` sees it: the policies from `i` inward, then `work`. */
+function below<T>(
+  policies: readonly Policy[],
+  i: number,
+  work: Work<T>,
+  args: readonly unknown[] | undefined,
+): Work<T> {
+  if (i === policies.length) return work;
+  const policy = policies[i];
+  return (c: CallContext) => policy.run(below(policies, i + 1, work, args), c, args);
 }
 
 /**

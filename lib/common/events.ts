@@ -16,7 +16,14 @@ export type StateChangeReason =
 
 /** The kinds of policy. @publicApi */
 export type PolicyKind =
-  'circuitBreaker' | 'retry' | 'timeout' | 'bulkhead' | 'rateLimiter' | 'fallback' | 'deadLetter';
+  | 'circuitBreaker'
+  | 'retry'
+  | 'timeout'
+  | 'bulkhead'
+  | 'rateLimiter'
+  | 'fallback'
+  | 'deadLetter'
+  | 'chaos';
 
 interface EventBase {
   /** Name of the policy that emitted the event. */
@@ -75,6 +82,38 @@ export interface FallbackEvent extends EventBase {
   error: unknown;
 }
 
+/**
+ * The circuit state store stopped answering (connection lost, a command timed out): shared
+ * breakers run on local state until it returns. `name` is the store's name. Emitted once per
+ * outage. @publicApi
+ */
+export interface StoreUnavailableEvent extends EventBase {
+  type: 'store-unavailable';
+  error: { name: string; message: string };
+}
+/** The circuit state store answers again and shared breakers were resynchronised. @publicApi */
+export interface StoreAvailableEvent extends EventBase {
+  type: 'store-available';
+}
+
+/**
+ * A call finally failed and its dead letter was handed to the dead-letter queue (or to
+ * the local buffer when the queue is failing). `name` is the letter's `policy`. @publicApi
+ */
+export interface DeadLetterEvent extends EventBase {
+  type: 'dead-letter';
+  letter: import('../dead-letter/dead-letter.interface').DeadLetter;
+}
+
+/** What an injected fault did: failed the call, answered it, or only delayed it. @publicApi */
+export type ChaosOutcome = 'fault' | 'result' | 'latency';
+/** A chaos policy injected a fault into a call (`latency`: ms added, 0 for none). @publicApi */
+export interface ChaosEvent extends EventBase {
+  type: 'chaos';
+  outcome: ChaosOutcome;
+  latency: number;
+}
+
 /** Everything `ResilienceRegistry.events$` emits, discriminated on `type`. @publicApi */
 export type ResilienceEvent =
   | StateChangeEvent
@@ -84,4 +123,8 @@ export type ResilienceEvent =
   | BulkheadRejectedEvent
   | BulkheadPressureEvent
   | RateLimitedEvent
-  | FallbackEvent;
+  | FallbackEvent
+  | DeadLetterEvent
+  | StoreUnavailableEvent
+  | StoreAvailableEvent
+  | ChaosEvent;

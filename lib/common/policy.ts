@@ -82,6 +82,22 @@ export function invoke<T>(fn: Work<T>, context: CallContext): Promise<T> {
   }
 }
 
+const settled = Promise.resolve();
+
+/**
+ * A promise that rejects with `error` one microtask from now, once the caller has had the
+ * chance to attach its handlers. A promise rejected before it has a handler makes Node
+ * record it as a possibly unhandled rejection and then forget it again, which costs more
+ * than the rest of a refused call; a call that nobody handles is still reported as
+ * unhandled. For refusals on the hot path (an open circuit breaker, a full bulkhead).
+ * @internal
+ */
+export function rejectSoon<T = never>(error: unknown): Promise<T> {
+  return new Promise<T>((_resolve, reject) => {
+    void settled.then(() => reject(error));
+  });
+}
+
 /** A context for work that has none yet (no timeout above it). @internal */
 export const rootContext = (context: CallContext | undefined): CallContext =>
   context ?? new CallContext();

@@ -123,6 +123,19 @@ export function validateOptions(
   }
 }
 
+/**
+ * Every option key a schema knows, nested ones dotted (`backoff.initialDelay`): what the
+ * bad-input tests compare their table with, so that a new option cannot go untested.
+ * @internal
+ */
+export function schemaKeys(schema: Schema, prefix = ''): string[] {
+  return Object.entries(schema).flatMap(([key, rule]) =>
+    typeof rule === 'function'
+      ? [prefix + key]
+      : [prefix + key, ...schemaKeys(rule.nested, `${prefix}${key}.`)],
+  );
+}
+
 /** Throws the standard error for one key whose value breaks a cross-field rule. @internal */
 export function invalid(policy: string, key: string, value: unknown, expected: string): never {
   throw new ResilienceConfigError(INVALID_OPTION(policy, key, value, expected), policy, key, value);

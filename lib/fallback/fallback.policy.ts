@@ -64,22 +64,20 @@ export class FallbackPolicy extends Policy {
     return { calls: this.calls, fallbacks: this.fallbacks };
   }
 
-  private async recover<T>(
+  /** Hands a failure to the handler: a plain `then`, no async function per call. */
+  private recover<T>(
     work: Promise<T>,
     args: readonly unknown[] | undefined,
     thisArg: unknown,
   ): Promise<T> {
-    try {
-      return await work;
-    } catch (error) {
+    return work.then(undefined, (error: unknown) => {
       this.fallbacks++;
       if (this.emitter.hasListeners) {
         this.emitter.emit({ type: 'fallback', name: this.name, error, at: this.clock.now() });
       }
       const handler = this.handler;
-      return (await (args
-        ? handler.call(thisArg, error, ...args)
-        : handler.call(thisArg, error))) as T;
-    }
+      // a returned promise is adopted by `then`; a throw becomes the call's rejection
+      return (args ? handler.call(thisArg, error, ...args) : handler.call(thisArg, error)) as T;
+    });
   }
 }

@@ -20,6 +20,7 @@ const DECORATOR_NAMES: Record<PolicySpec['kind'], string> = {
   rateLimiter: 'RateLimit',
   fallback: 'Fallback',
   deadLetter: 'DeadLetter',
+  chaos: 'Chaos',
   usePolicy: 'UsePolicy',
 };
 

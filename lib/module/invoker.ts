@@ -93,8 +93,9 @@ export function createInvoker(
       registry.enter();
       let finished = false;
       const guarded = (c: CallContext) =>
-        runPolicies(policies, attempt, c, args).then(
-          () => COMPLETED,
+        runPolicies<unknown>(policies, attempt, c, args).then(
+          // a value here replaced the attempt (a chaos `result`): it is emitted
+          (value) => (value === undefined ? COMPLETED : value),
           (error: unknown) => {
             if (root.aborted) return CANCELLED; // the subscriber has left: no fallback
             throw error;
@@ -121,6 +122,22 @@ export function createInvoker(
     });
   };
 
+  const settledWith = <V>(value: V): V => {
+    registry.settled();
+    return value;
+  };
+  /**
+   * Counts `call` in flight until it settles (shutdown waits for it). A failure is handed
+   * on by returning the rejected promise itself: the same error, without a rethrow.
+   */
+  const track = <V>(call: Promise<V>): Promise<V> => {
+    registry.enter();
+    return call.then(settledWith, () => {
+      registry.settled();
+      return call;
+    });
+  };
+
   const asPromise = (self: unknown, args: unknown[]): unknown => {
     if (registry.isShuttingDown) return Promise.reject(registry.shutdownError(target));
     let sawObservable = false;
@@ -138,7 +155,7 @@ export function createInvoker(
     const result = recovery
       ? recovery.run((c) => runPolicies(policies, work, c, args), undefined, args, self)
       : runPolicies(policies, work, undefined, args);
-    const tracked = registry.track(result);
+    const tracked = track(result);
     if (plan.returns === 'promise') return tracked;
     if (!sawObservable) return tracked.then(unwrap);
     tracked.catch(noop); // the error reaches subscribers; none may ever come

@@ -11,6 +11,8 @@ export interface PolicySpec {
 /**
  * The fixed composition order of API §2.1, outermost first:
  * Fallback(DeadLetter(Retry(CircuitBreaker(RateLimit(Timeout(Bulkhead(method))))))).
+ * Fault injection (`chaos`) sits innermost, next to the method, so that every other
+ * policy handles an injected fault like a real one.
  * @internal
  */
 export const CONTRACT_ORDER: readonly PolicyKind[] = [
@@ -21,6 +23,7 @@ export const CONTRACT_ORDER: readonly PolicyKind[] = [
   'rateLimiter',
   'timeout',
   'bulkhead',
+  'chaos',
 ];
 
 /** Sorts specs into contract order, whatever order the decorators were written in. @internal */

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ChaosOptions, resolveChaosOptions } from '../chaos/chaos.options';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
 import type { PolicyKind } from '../common/events';
 import type { Policy } from '../common/policy';
@@ -7,6 +8,7 @@ import { ResilienceRegistry } from '../registry/resilience.registry';
 import type { MethodPlan, Recovery, ReturnKind } from './invoker';
 import { byContractOrder, PolicySpec } from './policy-spec';
 import type { FallbackHandler } from './resilience-module-options.interface';
+import type { DeadLetterOptions } from '../dead-letter/dead-letter.options';
 
 interface ConcreteSpec {
   kind: PolicyKind;
@@ -35,17 +37,29 @@ export class PolicyFactory {
     const concrete = this.expand(specs, target);
     const policies: Policy[] = [];
     let recovery: Recovery | undefined;
+    let deadLetter: ConcreteSpec | undefined;
     for (const spec of byContractOrder(concrete)) {
-      if (spec.kind === 'deadLetter') continue; // slot kept for dead letters
+      if (spec.kind === 'deadLetter') {
+        deadLetter = spec;
+        continue;
+      }
       if (spec.kind === 'fallback') {
         recovery = this.recovery(spec, target, proto);
         continue;
       }
+      if (spec.kind === 'chaos' && !this.registry.options.chaos.enabled) continue; // off: no step
       policies.push(this.registry.getOrCreate(spec.kind, spec.name, spec.options));
     }
     return {
       target,
-      policies,
+      policies: deadLetter
+        ? this.registry.withDeadLetter(
+            policies,
+            deadLetter.name,
+            target,
+            deadLetter.options as DeadLetterOptions | undefined,
+          )
+        : policies,
       recovery,
       returns,
       exposesSignal: policies.some((p) => p.kind === 'timeout'),
@@ -56,6 +70,10 @@ export class PolicyFactory {
   declare(specs: readonly PolicySpec[], target: string): void {
     for (const spec of this.expand(specs, target)) {
       if (spec.kind === 'fallback' || spec.kind === 'deadLetter') continue;
+      if (spec.kind === 'chaos' && !this.registry.options.chaos.enabled) {
+        resolveChaosOptions(spec.name, spec.options as ChaosOptions); // still fails bootstrap
+        continue;
+      }
       this.registry.declare(spec.kind, spec.name, spec.options);
     }
   }

@@ -1,6 +1,13 @@
 import type { BulkheadOptions } from '../bulkhead/bulkhead.options';
+import type { ChaosModuleOptions, ChaosOptions } from '../chaos/chaos.options';
 import type { CircuitBreakerOptions } from '../circuit-breaker/circuit-breaker.options';
 import type { Clock } from '../common/clock';
+import type { DeadLetterQueue } from '../dead-letter/dead-letter.interface';
+import type {
+  DeadLetterBufferOptions,
+  DeadLetterOptions,
+} from '../dead-letter/dead-letter.options';
+import type { CircuitStateStore } from '../state-store/circuit-state-store.interface';
 import type { RateLimiterOptions } from '../rate-limit/rate-limiter.options';
 import type { RetryOptions } from '../retry/retry.options';
 import type { TimeoutOptions } from '../timeout/timeout.options';
@@ -25,8 +32,13 @@ export interface PolicyDefaults {
 export interface PolicyConfig extends PolicyDefaults {
   /** A function; a method name is accepted with `@UsePolicy` only. */
   fallback?: FallbackHandler;
-  /** Reserved for dead letters (`@DeadLetter` options). */
-  deadLetter?: Record<string, unknown>;
+  /** A dead-letter step for the set's methods (`@DeadLetter` options; `{}` for the defaults). */
+  deadLetter?: DeadLetterOptions;
+  /**
+   * Fault injection for the set's methods, as `@Chaos(options)` gives it; active only
+   * when the module option `chaos.enabled` is true.
+   */
+  chaos?: ChaosOptions;
 }
 
 /** Options of `ResilienceModule.forRoot()` / `forRootAsync()`. @publicApi */
@@ -48,15 +60,41 @@ export interface ResilienceModuleOptions {
    * @default false
    */
   httpErrors?: boolean;
-  /** Redacts or reshapes method arguments before they leave the process (dead letters). */
+  /**
+   * Redacts or reshapes a method's arguments before they are written into its dead
+   * letters; `@DeadLetter({ serializeArgs })` replaces it for one method.
+   * @default the arguments as they are (made JSON-safe)
+   */
   serializeArgs?: (args: unknown[]) => unknown[];
   /**
    * How long in-flight calls may run on after shutdown starts (ms).
    * @default 10000
    */
   shutdownTimeout?: number;
-  /** Dead-letter queue provider (see the dead-letter docs). */
-  deadLetterQueue?: unknown;
-  /** Circuit state store (see the state-store docs). */
-  stateStore?: unknown;
+  /**
+   * Where dead letters go: any object with `publish(letter): Promise<void>`. Injectable
+   * as `DEAD_LETTER_QUEUE` (`@InjectDeadLetterQueue()`).
+   * @default a new `InMemoryDeadLetterQueue()` per application
+   */
+  deadLetterQueue?: DeadLetterQueue;
+  /**
+   * The local buffer of letters that `deadLetterQueue.publish` did not accept, and how they
+   * are published again (capacity, publishTimeout, initialDelay, maxDelay, multiplier).
+   * @default { capacity: 1000, publishTimeout: 5000, initialDelay: 1000, maxDelay: 60000, multiplier: 2 }
+   */
+  deadLetterBuffer?: DeadLetterBufferOptions;
+  /**
+   * Where circuit breakers share their state: `new RedisCircuitStateStore(...)` (from
+   * `nestjs-fault-tolerance/redis`) for several instances, `new FileCircuitStateStore(path)`
+   * for state that survives a restart. With a store, every breaker is shared unless it sets
+   * `shared: false`. One store object per application.
+   * @default undefined (in-process memory only)
+   */
+  stateStore?: CircuitStateStore;
+  /**
+   * Fault injection (`@Chaos`, `chaos` of policy sets). Off unless `enabled` is true; while
+   * off, chaos declarations create nothing and cost nothing per call.
+   * @default { enabled: false, random: Math.random }
+   */
+  chaos?: ChaosModuleOptions;
 }

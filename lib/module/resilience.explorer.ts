@@ -97,6 +97,8 @@ export class ResilienceExplorer implements OnModuleInit {
     Object.defineProperty(table, TABLE_OWNER, { value: this.registry });
     for (const { key, method, specs, target } of methods) {
       const plan = this.factory.plan(specs, target, proto, declaredReturnKind(proto, key));
+      // nothing applies (only switched-off chaos): the trampoline calls the plain method
+      if (plan.policies.length === 0 && !plan.recovery) continue;
       table[key] = createInvoker(plan, getOriginal(method), this.registry);
     }
     return table;

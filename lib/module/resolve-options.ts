@@ -1,12 +1,26 @@
 import { resolveBulkheadOptions } from '../bulkhead/bulkhead.options';
+import {
+  resolveChaosModuleOptions,
+  resolveChaosOptions,
+  ResolvedChaosModuleOptions,
+} from '../chaos/chaos.options';
 import { resolveCircuitBreakerOptions } from '../circuit-breaker/circuit-breaker.options';
 import { Clock, systemClock } from '../common/clock';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
 import { INVALID_OPTION, REGISTRATION_OPTION, UNKNOWN_OPTION } from '../common/resilience.messages';
 import { Scheduler, timeSourceFrom } from '../common/scheduler';
 import { checks, invalid } from '../common/validate';
+import type { DeadLetterQueue } from '../dead-letter/dead-letter.interface';
+import {
+  resolveDeadLetterBufferOptions,
+  resolveDeadLetterOptions,
+  ResolvedDeadLetterBufferOptions,
+} from '../dead-letter/dead-letter.options';
+import { InMemoryDeadLetterQueue } from '../dead-letter/in-memory-dead-letter-queue';
 import { resolveRateLimiterOptions } from '../rate-limit/rate-limiter.options';
 import { resolveRetryOptions } from '../retry/retry.options';
+import { checkNothingShared, checkStateStore } from '../state-store/circuit-state-sync';
+import type { CircuitStateStore } from '../state-store/circuit-state-store.interface';
 import { resolveTimeoutOptions } from '../timeout/timeout.options';
 import type {
   PolicyConfig,
@@ -23,11 +37,14 @@ export interface ResolvedModuleOptions {
   httpErrors: boolean;
   shutdownTimeout: number;
   serializeArgs?: (args: unknown[]) => unknown[];
-  deadLetterQueue?: unknown;
-  stateStore?: unknown;
+  deadLetterQueue: DeadLetterQueue;
+  deadLetterBuffer: ResolvedDeadLetterBufferOptions;
+  stateStore?: CircuitStateStore;
+  chaos: ResolvedChaosModuleOptions;
 }
 
-const MODULE_KEYS = [
+/** The keys of `ResilienceModuleOptions`, of `defaults` and of a policy set. @internal */
+export const MODULE_KEYS = [
   'defaults',
   'policies',
   'clock',
@@ -36,10 +53,12 @@ const MODULE_KEYS = [
   'serializeArgs',
   'shutdownTimeout',
   'deadLetterQueue',
+  'deadLetterBuffer',
   'stateStore',
+  'chaos',
 ] as const;
-const KIND_KEYS = ['circuitBreaker', 'retry', 'timeout', 'bulkhead', 'rateLimiter'] as const;
-const POLICY_KEYS = [...KIND_KEYS, 'fallback', 'deadLetter'] as const;
+export const KIND_KEYS = ['circuitBreaker', 'retry', 'timeout', 'bulkhead', 'rateLimiter'] as const;
+export const POLICY_KEYS = [...KIND_KEYS, 'fallback', 'deadLetter', 'chaos'] as const;
 
 type Kind = (typeof KIND_KEYS)[number];
 
@@ -87,7 +106,8 @@ export function resolveOptions(
     }
   }
   const defaults = checkKinds('defaults', o.defaults, KIND_KEYS);
-  const policies = o.policies ?? {};
+  // null is not 'no policies': it fails below like any other non-object
+  const policies = o.policies === undefined ? {} : o.policies;
   if (typeof policies !== 'object' || policies === null || Array.isArray(policies)) {
     invalid('ResilienceModule', 'policies', policies, 'an object of named policy sets');
   }
@@ -98,6 +118,10 @@ export function resolveOptions(
     if (fallback !== undefined && typeof fallback !== 'function' && typeof fallback !== 'string') {
       invalid(name, 'fallback', fallback, 'a function or a method name');
     }
+    const deadLetter = (config as PolicyConfig).deadLetter;
+    if (deadLetter !== undefined) resolveDeadLetterOptions(`${name}.deadLetter`, deadLetter);
+    const chaos = (config as PolicyConfig).chaos;
+    if (chaos !== undefined) resolveChaosOptions(`${name}.chaos`, chaos);
   }
   if (o.clock !== undefined && typeof o.clock?.now !== 'function') {
     invalid('ResilienceModule', 'clock', o.clock, 'an object with a now() method');
@@ -121,6 +145,17 @@ export function resolveOptions(
   if (o.serializeArgs !== undefined && typeof o.serializeArgs !== 'function') {
     invalid('ResilienceModule', 'serializeArgs', o.serializeArgs, 'a function');
   }
+  const queue = o.deadLetterQueue as Partial<DeadLetterQueue> | undefined;
+  if (queue !== undefined && typeof queue?.publish !== 'function') {
+    invalid(
+      'ResilienceModule',
+      'deadLetterQueue',
+      queue,
+      'an object with a publish(letter) method (a DeadLetterQueue)',
+    );
+  }
+  const stateStore = checkStateStore(o.stateStore);
+  if (!stateStore) checkNothingShared(defaults, policies);
   const time = timeSourceFrom(o.clock);
   return {
     defaults,
@@ -130,8 +165,10 @@ export function resolveOptions(
     httpErrors: o.httpErrors ?? false,
     shutdownTimeout: o.shutdownTimeout ?? 10_000,
     serializeArgs: o.serializeArgs,
-    deadLetterQueue: o.deadLetterQueue,
-    stateStore: o.stateStore,
+    deadLetterQueue: o.deadLetterQueue ?? new InMemoryDeadLetterQueue(),
+    deadLetterBuffer: resolveDeadLetterBufferOptions(o.deadLetterBuffer),
+    stateStore,
+    chaos: resolveChaosModuleOptions(o.chaos),
   };
 }
 
@@ -146,6 +183,8 @@ function checkKinds(
     throw new ResilienceConfigError(
       INVALID_OPTION(owner, owner === 'defaults' ? 'defaults' : 'policy set', value, 'an object'),
       owner,
+      owner === 'defaults' ? 'defaults' : `policies.${owner}`,
+      value,
     );
   }
   for (const [kind, options] of Object.entries(value)) {
@@ -157,10 +196,12 @@ function checkKinds(
         options,
       );
     }
-    if (options === undefined || !(kind in resolvers)) continue;
+    // a fallback is a function or a method name, checked by the caller
+    if (options === undefined || kind === 'fallback') continue;
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       invalid(owner, kind, options, 'an options object');
     }
+    if (!(kind in resolvers)) continue;
     const k = kind as Kind;
     if (defaults) resolvers[k](owner, mergeOptions(defaults[k], options));
     else resolvers[k](`${owner}.${kind}`, { ...REQUIRED_PLACEHOLDERS[k], ...options });

@@ -1,4 +1,4 @@
-import { checks, invalid, Schema, validateOptions } from '../common/validate';
+import { checks, invalid, Schema, schemaKeys, validateOptions } from '../common/validate';
 
 /**
  * Options of `@RateLimit()` and `RateLimiterPolicy`: at most `limit` calls start within
@@ -32,6 +32,9 @@ const schema: Schema = {
   interval: checks.positiveDuration,
   maxWait: checks.duration,
 };
+
+/** Every key `resolveRateLimiterOptions` knows. @internal */
+export const RATE_LIMITER_OPTION_KEYS: readonly string[] = schemaKeys(schema);
 
 /**
  * Validates rate limiter options (unknown keys, bad values and a missing `limit` or

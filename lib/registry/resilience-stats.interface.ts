@@ -1,6 +1,8 @@
 import type { BulkheadStats } from '../bulkhead/bulkhead-compartment';
 import type { KeyedBulkheadStats } from '../bulkhead/keyed-bulkhead.policy';
+import type { ChaosStats } from '../chaos/chaos.policy';
 import type { CircuitBreakerStats } from '../circuit-breaker/circuit-breaker.policy';
+import type { DeadLetterStats } from '../dead-letter/dead-letter.publisher';
 import type { FallbackStats } from '../fallback/fallback.policy';
 import type { RateLimiterStats } from '../rate-limit/rate-limiter.policy';
 import type { RetryStats } from '../retry/retry.policy';
@@ -8,21 +10,15 @@ import type { TimeoutStats } from '../timeout/timeout.policy';
 
 export type {
   BulkheadStats,
+  ChaosStats,
   CircuitBreakerStats,
+  DeadLetterStats,
   FallbackStats,
   KeyedBulkheadStats,
   RateLimiterStats,
   RetryStats,
   TimeoutStats,
 };
-
-/** Dead-letter counters (`stats().deadLetters`). @publicApi */
-export interface DeadLetterStats {
-  published: number;
-  failedToPublish: number;
-  buffered: number;
-  dropped: number;
-}
 
 /** Plain-JSON snapshot of every policy of one application (`registry.stats()`). @publicApi */
 export interface ResilienceStats {
@@ -33,5 +29,7 @@ export interface ResilienceStats {
   bulkheads: Record<string, BulkheadStats | KeyedBulkheadStats>;
   rateLimiters: Record<string, RateLimiterStats>;
   fallbacks: Record<string, FallbackStats>;
+  /** Fault injection (`@Chaos`); empty while the module option `chaos.enabled` is off. */
+  chaos: Record<string, ChaosStats>;
   deadLetters: DeadLetterStats;
 }

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  OnModuleDestroy,
+} from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import { BulkheadPolicy } from '../bulkhead/bulkhead.policy';
 import { KeyedBulkheadPolicy } from '../bulkhead/keyed-bulkhead.policy';
@@ -12,11 +19,17 @@ import type { Policy } from '../common/policy';
 import { SHARED_NAME_CONFLICT } from '../common/resilience.messages';
 import { TrackedScheduler } from '../common/scheduler';
 import { FallbackPolicy } from '../fallback/fallback.policy';
+import type { ChaosOptions } from '../chaos/chaos.options';
+import { ChaosPolicy } from '../chaos/chaos.policy';
 import { mergeOptions, ResolvedModuleOptions } from '../module/resolve-options';
 import { RESOLVED_OPTIONS } from '../module/resilience.constants';
 import { CONTRACT_ORDER } from '../module/policy-spec';
 import { RateLimiterPolicy } from '../rate-limit/rate-limiter.policy';
 import { RetryPolicy } from '../retry/retry.policy';
+import { CircuitStateSync, sharedBreakerOptions } from '../state-store/circuit-state-sync';
+import { DeadLetterPolicy, withDeadLetter } from '../dead-letter/dead-letter.policy';
+import { DeadLetterPublisher } from '../dead-letter/dead-letter.publisher';
+import type { DeadLetterOptions } from '../dead-letter/dead-letter.options';
 import { TimeoutPolicy } from '../timeout/timeout.policy';
 import type { ResilienceStats } from './resilience-stats.interface';
 
@@ -29,7 +42,9 @@ type StatefulKind = Exclude<PolicyKind, 'deadLetter'>;
  * @publicApi
  */
 @Injectable()
-export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdown {
+export class ResilienceRegistry
+  implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown
+{
   private readonly logger = new Logger('Resilience');
   private readonly byKind: Record<StatefulKind, Map<string, Policy>> = {
     circuitBreaker: new Map(),
@@ -38,6 +53,7 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
     bulkhead: new Map(),
     rateLimiter: new Map(),
     fallback: new Map(),
+    chaos: new Map(),
   };
   /** The options declared for each `kind:name`, to catch one name configured two ways. */
   private readonly declarations = new Map<string, unknown>();
@@ -62,9 +78,36 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
   private observers = 0;
   private readonly forwarding = new Map<Policy, Disposable>();
   private readonly forward = (event: ResilienceEvent): void => this.events.next(event);
+  /** Publishes dead letters to `options.deadLetterQueue`, buffering what it refuses. */
+  private readonly deadLetters: DeadLetterPublisher;
+  private deadLetterForwarding?: Disposable;
+
+  /** Shares circuit state through `options.stateStore`, when one is configured. */
+  private readonly stateSync?: CircuitStateSync;
 
   constructor(@Inject(RESOLVED_OPTIONS) readonly options: ResolvedModuleOptions) {
     this.scheduler = new TrackedScheduler(options.scheduler);
+    this.deadLetters = new DeadLetterPublisher(
+      options.deadLetterQueue,
+      options.deadLetterBuffer,
+      options.clock,
+      this.scheduler,
+      this.logger,
+    );
+    if (options.stateStore) {
+      this.stateSync = new CircuitStateSync(options.stateStore, {
+        clock: options.clock,
+        scheduler: this.scheduler,
+        emit: this.forward,
+        warn: (message) => this.logger.warn(message),
+        log: (message) => this.logger.log(message),
+      });
+    }
+  }
+
+  /** Waits (bounded) until shared breakers have adopted their stored state. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.stateSync?.ready();
   }
 
   /** The circuit breaker of that name, or undefined. */
@@ -87,6 +130,14 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
   rateLimiter(name: string): RateLimiterPolicy | undefined {
     return this.lookup('rateLimiter', name) as RateLimiterPolicy | undefined;
   }
+  /**
+   * The chaos (fault injection) policy of that name, to switch it at run time
+   * (`enable()`, `disable()`, `setRate()`), or undefined: always undefined while the module
+   * option `chaos.enabled` is not true.
+   */
+  chaos(name: string): ChaosPolicy | undefined {
+    return this.lookup('chaos', name) as ChaosPolicy | undefined;
+  }
 
   /**
    * The composed policies of `options.policies[name]`, in contract order, or undefined
@@ -102,6 +153,7 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
     const policies: Policy[] = [];
     for (const kind of CONTRACT_ORDER) {
       if (kind === 'deadLetter' || config[kind] === undefined) continue;
+      if (kind === 'chaos' && !this.options.chaos.enabled) continue; // off: no step at all
       if (kind === 'fallback') {
         if (typeof config.fallback === 'function') {
           policies.push(this.getOrCreate('fallback', name, config.fallback));
@@ -110,7 +162,11 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
       }
       policies.push(this.getOrCreate(kind, name, config[kind]));
     }
-    const set = new PolicySet(name, policies, this);
+    const chain =
+      config.deadLetter === undefined
+        ? policies
+        : this.withDeadLetter(policies, name, name, config.deadLetter);
+    const set = new PolicySet(name, chain, this);
     this.sets.set(name, set);
     return set;
   }
@@ -129,7 +185,8 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
       bulkheads: collect('bulkhead'),
       rateLimiters: collect('rateLimiter'),
       fallbacks: collect('fallback'),
-      deadLetters: { published: 0, failedToPublish: 0, buffered: 0, dropped: 0 },
+      chaos: collect('chaos'),
+      deadLetters: this.deadLetters.stats(),
     };
   }
 
@@ -186,8 +243,16 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
         options as object,
       );
     switch (kind) {
-      case 'circuitBreaker':
-        return new CircuitBreakerPolicy(name, merged(), time);
+      case 'circuitBreaker': {
+        const sync = this.stateSync;
+        const breaker = new CircuitBreakerPolicy(
+          name,
+          sharedBreakerOptions(name, merged(), sync !== undefined),
+          time,
+        );
+        sync?.attach(breaker);
+        return breaker;
+      }
       case 'retry':
         return new RetryPolicy(name, merged(), time);
       case 'timeout':
@@ -200,6 +265,8 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
           ? new BulkheadPolicy(name, o as object, time)
           : new KeyedBulkheadPolicy(name, o as never, time);
       }
+      case 'chaos':
+        return new ChaosPolicy(name, options as ChaosOptions, time, this.options.chaos.random);
       case 'fallback':
         return new FallbackPolicy(
           name,
@@ -209,7 +276,33 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
     }
   }
 
+  /**
+   * Puts a dead-letter step in front of `policies` (outermost first; a leading fallback
+   * stays outermost). Its letters carry the breaker's name as `policy` when the chain has
+   * a breaker, else `name`.
+   * @internal
+   */
+  withDeadLetter(
+    policies: readonly Policy[],
+    name: string,
+    target: string,
+    options: DeadLetterOptions | undefined,
+  ): Policy[] {
+    const outer = policies[0]?.kind === 'fallback' ? policies.slice(0, 1) : [];
+    const inner = policies.slice(outer.length);
+    const breaker = inner.find((policy) => policy.kind === 'circuitBreaker');
+    const step = new DeadLetterPolicy(breaker?.name ?? name, {
+      target,
+      options,
+      moduleSerializeArgs: this.options.serializeArgs,
+      sink: this.deadLetters,
+      clock: this.options.clock,
+    });
+    return [...outer, ...withDeadLetter(step, inner)];
+  }
+
   private forwardAll(): void {
+    this.deadLetterForwarding ??= this.deadLetters.onEvent(this.forward);
     for (const map of Object.values(this.byKind)) {
       for (const policy of map.values()) {
         if (!this.forwarding.has(policy)) this.forwarding.set(policy, policy.onEvent(this.forward));
@@ -218,6 +311,8 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
   }
 
   private stopForwarding(): void {
+    this.deadLetterForwarding?.dispose();
+    this.deadLetterForwarding = undefined;
     for (const listener of this.forwarding.values()) listener.dispose();
     this.forwarding.clear();
   }
@@ -300,12 +395,17 @@ export class ResilienceRegistry implements OnModuleDestroy, OnApplicationShutdow
         );
       }
     }
+    // the store's last writes and connections go before the timers are cleared
+    await this.stateSync?.close();
+    // letters still buffered go to the queue now, within shutdownTimeout; the rest is logged
+    await this.deadLetters.close(this.options.shutdownTimeout);
     this.disposeAll();
   }
 
   /** Clears every timer the module owns, so the process can exit. */
   onApplicationShutdown(): void {
     this.closing = true;
+    void this.stateSync?.close(); // done already when onModuleDestroy ran
     this.disposeAll();
   }
 

@@ -1,7 +1,14 @@
 import { BulkheadRejectedError } from '../common/errors/bulkhead-rejected.error';
 import { CircuitOpenError } from '../common/errors/circuit-open.error';
 import { RateLimitedError } from '../common/errors/rate-limited.error';
-import { MAX_TIMER_DELAY, checks, invalid, Schema, validateOptions } from '../common/validate';
+import {
+  MAX_TIMER_DELAY,
+  checks,
+  invalid,
+  Schema,
+  schemaKeys,
+  validateOptions,
+} from '../common/validate';
 import type { BackoffOptions, ResolvedBackoffOptions } from './backoff/backoff.interface';
 
 /**
@@ -93,6 +100,9 @@ const RETRY_SCHEMA: Schema = {
   backoff: { nested: BACKOFF_SCHEMA, check: checks.object(BACKOFF_SCHEMA) },
   retryOn: checks.fn,
 };
+
+/** Every key `resolveRetryOptions` knows (nested ones dotted). @internal */
+export const RETRY_OPTION_KEYS: readonly string[] = schemaKeys(RETRY_SCHEMA);
 
 /**
  * Validates `options` for the retry policy `name` and applies the defaults.

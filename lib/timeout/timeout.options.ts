@@ -1,4 +1,4 @@
-import { invalid, Schema, validateOptions } from '../common/validate';
+import { invalid, Schema, schemaKeys, validateOptions } from '../common/validate';
 
 /** Options of `@Timeout` and `TimeoutPolicy`. @publicApi */
 export interface TimeoutOptions {
@@ -22,6 +22,9 @@ const TIMEOUT_SCHEMA: Schema = {
   timeout: (v) =>
     typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_TIMEOUT ? undefined : EXPECTED,
 };
+
+/** Every key `resolveTimeoutOptions` knows. @internal */
+export const TIMEOUT_OPTION_KEYS: readonly string[] = schemaKeys(TIMEOUT_SCHEMA);
 
 /**
  * Validates the options of the timeout policy `name`. A bare number is read as

@@ -1,7 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ResilienceModule, ResilienceModuleOptions } from '../../lib';
 import { loadConfig, SampleConfig } from './config';
+import { ChaosDemoModule } from './chaos/chaos-demo.module';
 import { DownstreamModule } from './downstream/downstream.module';
+import { HealthModule } from './health/health.module';
 import { PaymentsModule } from './payments/payments.module';
 import { ResilienceAdminModule } from './resilience/resilience-admin.module';
 
@@ -30,6 +32,8 @@ export function resilienceOptions(config: SampleConfig): ResilienceModuleOptions
       },
     },
     httpErrors: true,
+    // fault injection only when asked for (CHAOS=1); off, @Chaos costs nothing
+    chaos: { enabled: config.chaos },
   };
 }
 
@@ -52,6 +56,8 @@ export class AppModule {
         }),
         PaymentsModule,
         ResilienceAdminModule,
+        ChaosDemoModule,
+        HealthModule,
       ],
     };
   }

@@ -13,6 +13,8 @@ export interface SampleConfig {
   latencyMs: number;
   /** How long the gateway's circuit breaker stays open, ms (`BREAKER_RESET_TIMEOUT_MS`, default 10000). */
   breakerResetTimeout: number;
+  /** Turns on fault injection (`@Chaos`, see chaos/) when `CHAOS=1` (default off). */
+  chaos: boolean;
 }
 
 export const DEFAULT_CONFIG: SampleConfig = {
@@ -21,6 +23,7 @@ export const DEFAULT_CONFIG: SampleConfig = {
   failureRate: 0.1,
   latencyMs: 50,
   breakerResetTimeout: 10_000,
+  chaos: false,
 };
 
 /** Reads the configuration from environment variables, falling back to the defaults. */
@@ -35,6 +38,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SampleConfig {
       'BREAKER_RESET_TIMEOUT_MS',
       DEFAULT_CONFIG.breakerResetTimeout,
     ),
+    chaos: env.CHAOS === '1' || env.CHAOS === 'true',
   };
 }
 

@@ -171,6 +171,37 @@ describe.each(ADAPTERS)('sample app (%s)', (adapter) => {
     expect(await breakerState()).toBe('closed');
   });
 
+  it('records a charge that finally failed as a dead letter, customer masked', async () => {
+    await start();
+    await http().put('/downstream').send({ failureRate: 1 }).expect(200);
+    await http().post('/payments').set('Idempotency-Key', 'order-9').send(charge).expect(502);
+
+    const { body } = await http().get('/resilience/dead-letters?limit=10').expect(200);
+    expect(body.letters).toEqual([
+      {
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        policy: GATEWAY,
+        target: 'PaymentsClient.charge',
+        args: [{ amount: 1250, currency: 'EUR', idempotencyKey: 'order-9', customerId: 'c***' }],
+        error: {
+          name: 'BadGatewayException',
+          message: expect.stringMatching(/^The payment gateway answered 5\d\d$/),
+          stack: expect.any(String),
+        },
+        attempts: 3,
+        failedAt: expect.any(String),
+      },
+    ]);
+    expect(Date.parse(body.letters[0].failedAt)).toBeGreaterThan(Date.now() - 60_000);
+    expect(body.stats).toEqual({
+      published: 1,
+      failedToPublish: 0,
+      buffered: 0,
+      dropped: 0,
+      serializeFailures: 0,
+    });
+  });
+
   it('opens and closes the breaker by hand', async () => {
     await start({ breakerResetTimeout: 60_000 });
 

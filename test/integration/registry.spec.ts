@@ -150,6 +150,7 @@ describe('ResilienceRegistry', () => {
       expect(JSON.parse(JSON.stringify(stats))).toStrictEqual(stats);
       expect(Object.keys(stats).sort()).toEqual([
         'bulkheads',
+        'chaos',
         'circuitBreakers',
         'deadLetters',
         'fallbacks',

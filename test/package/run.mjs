@@ -14,6 +14,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -36,11 +37,40 @@ const EXIT_AFTER_DONE_MS = 5_000;
 // Nest 11 CLI's default (commonjs, classic resolution) for the Nest 11 CommonJS app, and
 // the Nest 12 CLI's default (nodenext: exports conditions, require() of ES modules)
 // elsewhere.
+// `terminus` is the @nestjs/terminus range added after a first run without it.
 const APPS = [
-  { name: 'nest11-cjs', nest: '^11.0.0', type: 'commonjs', entry: 'app.cjs', tsModule: 'commonjs' },
-  { name: 'nest11-esm', nest: '^11.0.0', type: 'module', entry: 'app.mjs', tsModule: 'nodenext' },
-  { name: 'nest12-cjs', nest: '^12.0.0', type: 'commonjs', entry: 'app.cjs', tsModule: 'nodenext' },
-  { name: 'nest12-esm', nest: '^12.0.0', type: 'module', entry: 'app.mjs', tsModule: 'nodenext' },
+  {
+    name: 'nest11-cjs',
+    nest: '^11.0.0',
+    terminus: '^11.0.0',
+    type: 'commonjs',
+    entry: 'app.cjs',
+    tsModule: 'commonjs',
+  },
+  {
+    name: 'nest11-esm',
+    nest: '^11.0.0',
+    terminus: '^11.0.0',
+    type: 'module',
+    entry: 'app.mjs',
+    tsModule: 'nodenext',
+  },
+  {
+    name: 'nest12-cjs',
+    nest: '^12.0.0',
+    terminus: '^12.0.0',
+    type: 'commonjs',
+    entry: 'app.cjs',
+    tsModule: 'nodenext',
+  },
+  {
+    name: 'nest12-esm',
+    nest: '^12.0.0',
+    terminus: '^12.0.0',
+    type: 'module',
+    entry: 'app.mjs',
+    tsModule: 'nodenext',
+  },
 ];
 
 /** Files the tarball must hold, and paths it must not. */
@@ -50,6 +80,10 @@ const REQUIRED_FILES = [
   'dist/index.mjs',
   'dist/index.d.ts',
   'dist/index.d.mts',
+  'dist/redis/index.js',
+  'dist/redis/index.mjs',
+  'dist/redis/index.d.ts',
+  'dist/redis/index.d.mts',
 ];
 const FORBIDDEN_FILES = [
   /\.spec\.(?:js|d\.ts)$/,
@@ -208,14 +242,19 @@ function writeApp(app, dir, tarball) {
       '@nestjs/platform-express': app.nest,
       'reflect-metadata': '^0.2.0',
       rxjs: '^7.8.0',
+      ioredis: '^5.0.0', // for nestjs-fault-tolerance/redis (checkRedisSubpath)
     },
   };
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   // the entry file loads the package its own way, then runs the shared scenario
-  for (const file of [app.entry, 'scenario.cjs']) {
+  for (const file of [app.entry, 'scenario.cjs', 'health-scenario.cjs', 'without-terminus.cjs']) {
     copyFileSync(join(fixtures, file), join(dir, file));
   }
   copyFileSync(join(fixtures, 'consumer.ts.txt'), join(dir, 'consumer.ts'));
+  for (const file of ['redis-subpath.cjs', 'without-ioredis.mjs']) {
+    copyFileSync(join(fixtures, file), join(dir, file));
+  }
+  copyFileSync(join(fixtures, 'health-consumer.ts.txt'), join(dir, 'health-consumer.ts'));
   const tsconfig = {
     compilerOptions: {
       target: 'ES2022',
@@ -230,7 +269,7 @@ function writeApp(app, dir, tarball) {
       typeRoots: [join(root, 'node_modules', '@types')],
       types: ['node'],
     },
-    files: ['consumer.ts'],
+    files: ['consumer.ts', 'health-consumer.ts'],
   };
   writeFileSync(join(dir, 'tsconfig.json'), `${JSON.stringify(tsconfig, null, 2)}\n`);
 }
@@ -266,6 +305,44 @@ async function testApp(app, dir, tarball) {
     express: installedVersion(dir, '@nestjs/platform-express'),
   };
   log(`${app.name}: installed in ${seconds(install.ms)} (@nestjs/core ${versions.core})`);
+
+  // The package without its optional peer @nestjs/terminus, then with it.
+  const bare = await run(process.execPath, ['without-terminus.cjs'], {
+    cwd: dir,
+    timeout: RUN_TIMEOUT_MS,
+    exitAfter: { line: /^done:/m, ms: EXIT_AFTER_DONE_MS },
+  });
+  timings.bare = bare.ms;
+  if (bare.code !== 0 || bare.lingered) {
+    const why = bare.lingered
+      ? `did not exit within ${seconds(EXIT_AFTER_DONE_MS)} after its final \`done:\` line`
+      : `exited with code ${bare.code}${bare.timedOut ? ' (timed out)' : ''}`;
+    throw new StepError('no-terminus', `node without-terminus.cjs ${why}`, bare.output);
+  }
+  const addTerminus = await run(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--loglevel=error',
+      `@nestjs/terminus@${app.terminus}`,
+    ],
+    { cwd: dir, timeout: INSTALL_TIMEOUT_MS },
+  );
+  timings.install += addTerminus.ms;
+  if (addTerminus.code !== 0) {
+    throw new StepError(
+      'install',
+      `npm install @nestjs/terminus@${app.terminus} exited with ${addTerminus.code}`,
+      addTerminus.output,
+    );
+  }
+  versions.terminus = installedVersion(dir, '@nestjs/terminus');
+  log(`${app.name}: added @nestjs/terminus ${versions.terminus} in ${seconds(addTerminus.ms)}`);
+
+  timings.redis = await checkRedisSubpath(dir);
 
   // Run first, while the other apps may still be installing, then type-check.
   const exec = await run(process.execPath, [app.entry], {
@@ -310,6 +387,38 @@ async function testApp(app, dir, tarball) {
   }
 
   return { versions, timings, output: exec.output };
+}
+
+/**
+ * The sub-path nestjs-fault-tolerance/redis: loaded through require() and import() with
+ * ioredis installed, then the root package loaded with ioredis moved out of node_modules
+ * (and put back). Returns the time taken.
+ */
+async function checkRedisSubpath(dir) {
+  const t0 = Date.now();
+  const step = async (file, name) => {
+    const result = await run(process.execPath, [file], {
+      cwd: dir,
+      timeout: RUN_TIMEOUT_MS,
+      exitAfter: { line: /^done:/m, ms: EXIT_AFTER_DONE_MS },
+    });
+    if (result.code !== 0 || result.lingered) {
+      const why = result.lingered
+        ? `did not exit within ${seconds(EXIT_AFTER_DONE_MS)} after its final \`done:\` line`
+        : `exited with code ${result.code}${result.timedOut ? ' (timed out)' : ''}`;
+      throw new StepError(name, `node ${file} ${why}`, result.output);
+    }
+  };
+  await step('redis-subpath.cjs', 'redis');
+  const installed = join(dir, 'node_modules', 'ioredis');
+  const hidden = join(dir, 'node_modules', '.ioredis-hidden');
+  renameSync(installed, hidden);
+  try {
+    await step('without-ioredis.mjs', 'no-ioredis');
+  } finally {
+    renameSync(hidden, installed);
+  }
+  return Date.now() - t0;
 }
 
 async function main() {
@@ -362,10 +471,11 @@ async function main() {
   console.log('');
   for (const r of results) {
     if (r.ok) {
-      const { install, run: runMs, types } = r.timings;
+      const { install, bare, run: runMs, types } = r.timings;
       console.log(
-        `PASS ${r.app.name} (@nestjs/core ${r.versions.core}, @nestjs/platform-express ${r.versions.express}; ` +
-          `install ${seconds(install)}, run ${seconds(runMs)}, types ${seconds(types)})`,
+        `PASS ${r.app.name} (@nestjs/core ${r.versions.core}, @nestjs/platform-express ${r.versions.express}, ` +
+          `@nestjs/terminus ${r.versions.terminus}; install ${seconds(install)}, ` +
+          `run ${seconds(bare)} without Terminus + ${seconds(runMs)}, types ${seconds(types)})`,
       );
       if (process.env.PACKAGE_TEST_VERBOSE) console.log(indent(r.output));
     } else {

@@ -5,6 +5,7 @@ import {
   Bulkhead,
   CircuitBreaker,
   currentSignal,
+  DeadLetter,
   Fallback,
   RateLimit,
   Retry,
@@ -57,7 +58,10 @@ export class PaymentsClient {
    * - Timeout: each attempt gets 1s; the fetch is aborted through `currentSignal()`.
    * - Bulkhead, keyed per customer: one customer's burst cannot take every connection;
    *   2 charges run at once per customer, 2 more may wait up to 2s (429 beyond).
+   * - DeadLetter: a charge that finally failed is recorded, customer masked, for a later
+   *   replay with the same idempotency key (`GET /resilience/dead-letters`).
    */
+  @DeadLetter({ serializeArgs: redactCharge })
   @Retry({
     maxAttempts: 3,
     backoff: { type: 'exponential', initialDelay: 100, maxDelay: 1_000 },
@@ -181,6 +185,15 @@ export class PaymentsClient {
     cache.set(key, value);
     if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   }
+}
+
+/**
+ * `serializeArgs` of the charge's dead letters: keeps what a replay needs (amount, currency,
+ * idempotency key) and masks the customer id, which should not travel with the letter.
+ */
+export function redactCharge([request]: unknown[]): unknown[] {
+  const { customerId, ...rest } = request as ChargeRequest;
+  return [{ ...rest, customerId: `${String(customerId).slice(0, 1)}***` }];
 }
 
 async function readJson<T>(response: Response, what: string): Promise<T> {

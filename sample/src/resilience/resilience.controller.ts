@@ -9,7 +9,16 @@ import {
   Post,
   Query,
 } from '@nestjs/common';
-import { CircuitState, ResilienceRegistry, ResilienceStats } from '../../../lib';
+import {
+  CircuitState,
+  DeadLetter,
+  DeadLetterQueue,
+  DeadLetterStats,
+  InjectDeadLetterQueue,
+  InMemoryDeadLetterQueue,
+  ResilienceRegistry,
+  ResilienceStats,
+} from '../../../lib';
 import { EventLog, LoggedEvent } from './event-log';
 
 /**
@@ -21,6 +30,7 @@ export class ResilienceController {
   constructor(
     private readonly registry: ResilienceRegistry,
     private readonly log: EventLog,
+    @InjectDeadLetterQueue() private readonly deadLetterQueue: DeadLetterQueue,
   ) {}
 
   @Get('stats')
@@ -32,6 +42,21 @@ export class ResilienceController {
   @Get('events')
   events(@Query('limit', new DefaultValuePipe(50), ParseIntPipe) limit: number): LoggedEvent[] {
     return this.log.recent(limit);
+  }
+
+  /**
+   * `GET /resilience/dead-letters?limit=20`: the oldest letters of the in-memory queue
+   * (calls that finally failed) and the dead-letter counters. A queue backed by a broker
+   * is read through the broker instead.
+   */
+  @Get('dead-letters')
+  async deadLetters(
+    @Query('limit', new DefaultValuePipe(50), ParseIntPipe) limit: number,
+  ): Promise<{ letters: DeadLetter[]; stats: DeadLetterStats }> {
+    const queue = this.deadLetterQueue;
+    const letters =
+      queue instanceof InMemoryDeadLetterQueue ? await queue.peek(Math.max(0, limit)) : [];
+    return { letters, stats: this.registry.stats().deadLetters };
   }
 
   /** Forces a breaker open: calls fail fast with 503 until `/close` or its reset timeout. */

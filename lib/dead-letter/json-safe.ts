@@ -1,0 +1,162 @@
+/**
+ * Turns any value into plain JSON data, so that a dead letter always survives
+ * `JSON.stringify` and comes back equal from `JSON.parse`:
+ *
+ * | value                                   | becomes                                             |
+ * | --------------------------------------- | --------------------------------------------------- |
+ * | `undefined` (array item / top level)    | `null` (object keys holding it are left out)        |
+ * | `NaN`, `Infinity`, `-Infinity`          | the strings `'NaN'`, `'Infinity'`, `'-Infinity'`    |
+ * | BigInt `12n`                            | the string `'12n'`                                  |
+ * | symbol                                  | its description, `'Symbol(name)'`                   |
+ * | function                                | `'[Function name]'`                                 |
+ * | Date                                    | its ISO string (`'Invalid Date'` when invalid)      |
+ * | Error                                   | `{ name, message, stack?, cause?, …own fields }`    |
+ * | Buffer, ArrayBuffer, DataView, Uint8Array | `{ type, base64 }`                                |
+ * | other typed arrays                      | `{ type, values: [...] }`                           |
+ * | Map                                     | `{ type: 'Map', entries: [[key, value], …] }`       |
+ * | Set                                     | `{ type: 'Set', values: [...] }`                    |
+ * | an object with `toJSON()`               | what `toJSON()` returns, made safe in turn          |
+ * | class instance, null-prototype object   | a plain object of its own enumerable fields         |
+ * | a reference to an enclosing object      | `'[Circular]'`                                      |
+ * | nesting deeper than 32 levels           | `'[Too deep]'`                                      |
+ * | a getter or `toJSON()` that throws      | `'[Unreadable: message]'`                           |
+ *
+ * The same object reached twice without a cycle is written twice.
+ * @publicApi
+ */
+export function toJsonSafe(value: unknown): unknown {
+  return convert(value, [], 0);
+}
+
+const MAX_DEPTH = 32;
+
+function convert(value: unknown, ancestors: object[], depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? (Object.is(value, -0) ? 0 : value) : String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'undefined':
+      return null;
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return `[Function ${value.name || 'anonymous'}]`;
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (ancestors.includes(object)) return '[Circular]';
+  if (depth >= MAX_DEPTH) return '[Too deep]';
+  ancestors.push(object);
+  try {
+    return convertObject(object, ancestors, depth + 1);
+  } catch (error) {
+    return `[Unreadable: ${messageOf(error)}]`;
+  } finally {
+    ancestors.pop();
+  }
+}
+
+function convertObject(object: object, ancestors: object[], depth: number): unknown {
+  const nested = (v: unknown) => convert(v, ancestors, depth);
+  if (Array.isArray(object)) return object.map((item) => nested(item));
+  if (object instanceof Date) {
+    return Number.isNaN(object.getTime()) ? 'Invalid Date' : object.toISOString();
+  }
+  if (isErrorLike(object)) return convertError(object, nested);
+  if (Buffer.isBuffer(object)) return { type: 'Buffer', base64: object.toString('base64') };
+  if (object instanceof ArrayBuffer || isSharedArrayBuffer(object)) {
+    return { type: tagOf(object), base64: Buffer.from(object as ArrayBuffer).toString('base64') };
+  }
+  if (ArrayBuffer.isView(object)) return convertView(object);
+  if (object instanceof Map) {
+    return {
+      type: 'Map',
+      entries: [...object].map(([key, item]) => [nested(key), nested(item)]),
+    };
+  }
+  if (object instanceof Set)
+    return { type: 'Set', values: [...object].map((item) => nested(item)) };
+  if (object instanceof WeakMap || object instanceof WeakSet || object instanceof Promise) {
+    return `[${tagOf(object)}]`;
+  }
+  if (object instanceof RegExp) return object.toString();
+  if (object instanceof String || object instanceof Number || object instanceof Boolean) {
+    return nested(object.valueOf());
+  }
+  const toJSON = (object as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') {
+    const replaced: unknown = toJSON.call(object);
+    return replaced === object ? plainFields(object, nested) : nested(replaced);
+  }
+  return plainFields(object, nested);
+}
+
+function plainFields(object: object, nested: (v: unknown) => unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(object)) {
+    let item: unknown;
+    try {
+      item = (object as Record<string, unknown>)[key];
+    } catch (error) {
+      out[key] = `[Unreadable: ${messageOf(error)}]`;
+      continue;
+    }
+    if (item === undefined) continue;
+    out[key] = nested(item);
+  }
+  return out;
+}
+
+function convertError(error: Error, nested: (v: unknown) => unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    name: String(error.name),
+    message: String(error.message),
+  };
+  if (typeof error.stack === 'string') out.stack = error.stack;
+  if (error.cause !== undefined) out.cause = nested(error.cause);
+  for (const [key, item] of Object.entries(plainFields(error, nested))) {
+    if (!(key in out)) out[key] = item;
+  }
+  return out;
+}
+
+function convertView(view: ArrayBufferView): Record<string, unknown> {
+  const type = tagOf(view);
+  if (view instanceof Uint8Array || view instanceof DataView) {
+    const bytes = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+    return { type, base64: bytes.toString('base64') };
+  }
+  const values = Array.from(view as unknown as ArrayLike<number | bigint>, (item) =>
+    typeof item === 'bigint' ? `${item}n` : Number.isFinite(item) ? item : String(item),
+  );
+  return { type, values };
+}
+
+const tagOf = (object: object): string =>
+  (object.constructor as { name?: string } | undefined)?.name ||
+  Object.prototype.toString.call(object).slice(8, -1);
+
+const isSharedArrayBuffer = (object: object): boolean =>
+  typeof SharedArrayBuffer === 'function' && object instanceof SharedArrayBuffer;
+
+/** True for errors, including those of another realm. @internal */
+export function isErrorLike(value: unknown): value is Error {
+  if (value instanceof Error) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const { name, message } = value as { name?: unknown; message?: unknown };
+  return typeof name === 'string' && typeof message === 'string' && 'stack' in value;
+}
+
+/** A short, never-throwing description of an error. @internal */
+export function messageOf(error: unknown): string {
+  try {
+    if (isErrorLike(error)) return `${error.name}: ${error.message}`;
+    return String(error);
+  } catch {
+    return 'unknown error';
+  }
+}

@@ -1,0 +1,2 @@
+export * from './resilience-health.interface';
+export * from './resilience.health-indicator';

@@ -1,0 +1,3 @@
+// nestjs-fault-tolerance/redis: needs the optional peer dependency ioredis.
+export { RedisCircuitStateStore } from './redis-circuit-state-store';
+export type { RedisCircuitStateStoreOptions } from './redis-circuit-state-store';
