@@ -120,8 +120,9 @@ export function resolveChaosOptions(
         'latency can be combined with either)',
     );
   }
-  if (o.fault === undefined && o.result === undefined && o.latency === undefined) {
-    invalid(name, 'fault', undefined, 'one of fault, latency or result to inject');
+  // a zero latency alone injects nothing (and `update()` would drop it)
+  if (o.fault === undefined && o.result === undefined && !o.latency) {
+    invalid(name, 'fault', undefined, 'one of fault, latency (> 0) or result to inject');
   }
   return {
     rate: o.rate,

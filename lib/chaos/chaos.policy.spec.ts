@@ -69,6 +69,7 @@ describe('resolveChaosOptions', () => {
     [{ rate: 0.5, fault, result: () => 1 }, 'result'],
     [{ rate: 0.5, fault: new Error('not a factory') }, 'fault'],
     [{ rate: 0.5, latency: -1 }, 'latency'],
+    [{ rate: 0.5, latency: 0 }, 'fault'], // a zero delay alone injects nothing
     [{ rate: 0.5, latency: 10, enabled: 'yes' }, 'enabled'],
     [{ rate: 0.5, latncy: 10 }, 'latncy'],
   ])('rejects %p naming the key %s', (options, key) => {

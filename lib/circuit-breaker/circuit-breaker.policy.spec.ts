@@ -849,6 +849,27 @@ describe('CircuitBreakerPolicy', () => {
       await succeed(breaker);
     });
 
+    it('never asks for a timer longer than a timer can wait (an opening far ahead)', () => {
+      const clock = new FakeClock();
+      const delays: number[] = [];
+      const scheduler: Scheduler = {
+        setTimeout: (_callback, ms) => delays.push(ms),
+        clearTimeout: () => undefined,
+      };
+      const breaker = new CircuitBreakerPolicy('cb', {}, { clock, scheduler });
+      const openedAt = clock.now() + 100 * 86_400_000; // a clock that was far ahead
+      breaker.restore({
+        state: 'open',
+        openedAt,
+        failureCount: 0,
+        successCount: 0,
+        stateChangedAt: openedAt,
+      });
+      expect(breaker.state).toBe('open');
+      // a longer delay makes Node fire at once, and the timer would re-arm every ms
+      expect(Math.max(...delays)).toBeLessThanOrEqual(2_147_483_647);
+    });
+
     it('rejects a malformed snapshot', () => {
       const { breaker } = setup();
       expect(() =>

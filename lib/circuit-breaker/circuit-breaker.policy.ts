@@ -6,7 +6,7 @@ import { isResilienceError } from '../common/errors/resilience.error';
 import type { CircuitState, StateChangeReason } from '../common/events';
 import { Policy, PolicyTime, rejectSoon, rootContext, Work } from '../common/policy';
 import { Scheduler, timeSourceFrom } from '../common/scheduler';
-import { invalid } from '../common/validate';
+import { invalid, MAX_TIMER_DELAY } from '../common/validate';
 import {
   CircuitBreakerOptions,
   isRateMode,
@@ -547,7 +547,9 @@ export class CircuitBreakerPolicy extends Policy {
   private armTimer(ms: number): void {
     this.clearTimer();
     if (this.disposed) return;
-    const handle = this.scheduler.setTimeout(() => this.onTimer(handle), Math.max(1, ms));
+    // longer delays fire at once in Node; onTimer re-arms for whatever is left
+    const delay = Math.min(Math.max(1, ms), MAX_TIMER_DELAY);
+    const handle = this.scheduler.setTimeout(() => this.onTimer(handle), delay);
     (handle as { unref?: () => void } | null)?.unref?.();
     this.timer = handle;
   }

@@ -7,9 +7,8 @@ export interface DeadLetter {
   /** Unique id of the letter (a random UUID). */
   id: string;
   /**
-   * Name of the method's policy set: its circuit breaker's name when it has one, else the
-   * `@UsePolicy` set name for a dead-letter step that comes from a set, else
-   * `ClassName.methodName`.
+   * Name of the method's policy set: its circuit breaker's name when it has one, else
+   * `ClassName.methodName` (the set name for `registry.policy(name)` calls).
    */
   policy: string;
   /** `ClassName.methodName` (the set name for `registry.policy(name)` calls). */

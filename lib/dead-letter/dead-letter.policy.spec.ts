@@ -90,6 +90,36 @@ describe('DeadLetterPolicy', () => {
     ]);
   });
 
+  it('still writes a letter for an error it cannot read', async () => {
+    const { policy, sink } = setup();
+    const symbolMessage = Object.assign(new Error('x'), { message: Symbol('no text') });
+    const hostileName = new Error('hidden');
+    Object.defineProperty(hostileName, 'name', {
+      get(): never {
+        throw new Error('no name');
+      },
+    });
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    for (const error of [symbolMessage, hostileName, proxy]) {
+      let caught: unknown;
+      await policy.run(failing(error), undefined, []).catch((e) => void (caught = e));
+      expect(caught === error).toBe(true); // the call's own error, unchanged
+    }
+    expect(sink.letters).toHaveLength(3);
+    expect(sink.letters[0].error).toMatchObject({ name: 'Error', message: 'Symbol(no text)' });
+    expect(sink.letters[1].error).toEqual({
+      name: '[Unreadable: Error: no name]',
+      message: 'hidden',
+    });
+    expect(sink.letters[2].error.name).toBe('Object');
+    for (const letter of sink.letters) {
+      expect(typeof letter.error.name).toBe('string');
+      expect(typeof letter.error.message).toBe('string');
+      expect(JSON.parse(JSON.stringify(letter))).toEqual(letter);
+    }
+  });
+
   it('resolves to undefined with swallow: true, after publishing', async () => {
     const { policy, sink } = setup({ options: { swallow: true } });
     await expect(policy.run(failing(), undefined, [])).resolves.toBeUndefined();

@@ -164,14 +164,24 @@ class AttemptCounter extends Policy {
   }
 }
 
-/** The error part of a letter: name, message and, when there is one, the stack. */
+/**
+ * The error part of a letter: name, message and, when there is one, the stack. Never
+ * throws, so that an error with hostile fields (a getter that throws, a revoked proxy)
+ * still gives a letter.
+ */
 function describeError(error: unknown): DeadLetter['error'] {
-  if (isErrorLike(error)) {
+  if (isReadableError(error)) {
     const out: DeadLetter['error'] = {
-      name: String(error.name || 'Error'),
-      message: String(error.message),
+      name: textOf(fieldOf(error, 'name') || 'Error'),
+      message: textOf(fieldOf(error, 'message')),
     };
-    if (typeof error.stack === 'string') out.stack = error.stack;
+    let stack: unknown;
+    try {
+      stack = error.stack;
+    } catch {
+      // no stack then
+    }
+    if (typeof stack === 'string') out.stack = stack;
     return out;
   }
   const safe = toJsonSafe(error);
@@ -181,8 +191,37 @@ function describeError(error: unknown): DeadLetter['error'] {
   };
 }
 
+function isReadableError(error: unknown): error is Error {
+  try {
+    return isErrorLike(error);
+  } catch {
+    return false; // a revoked proxy, a throwing getter: described as a plain value
+  }
+}
+
+function fieldOf(error: Error, key: 'name' | 'message'): unknown {
+  try {
+    return error[key];
+  } catch (thrown) {
+    return `[Unreadable: ${messageOf(thrown)}]`;
+  }
+}
+
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    const safe = toJsonSafe(value);
+    return typeof safe === 'string' ? safe : JSON.stringify(safe);
+  }
+}
+
 function isShutdownRejection(error: unknown): boolean {
-  return error instanceof BulkheadRejectedError && error.reason === 'shutdown';
+  try {
+    return error instanceof BulkheadRejectedError && error.reason === 'shutdown';
+  } catch {
+    return false; // a revoked proxy thrown as an error
+  }
 }
 
 /**

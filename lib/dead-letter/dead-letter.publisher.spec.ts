@@ -1,4 +1,5 @@
 import { FakeClock } from '../../test/utils/fake-clock';
+import { TrackedScheduler } from '../common/scheduler';
 import type { DeadLetterEvent } from '../common/events';
 import type { DeadLetter, DeadLetterQueue } from './dead-letter.interface';
 import { DeadLetterBufferOptions, resolveDeadLetterBufferOptions } from './dead-letter.options';
@@ -265,6 +266,44 @@ describe('DeadLetterPublisher', () => {
       expect(logger.error).toHaveBeenCalledTimes(1);
       expect(logger.error.mock.calls[0][0]).toContain('"id":"lost"');
       expect(publisher.stats()).toMatchObject({ published: 1, failedToPublish: 1, dropped: 1 });
+    });
+
+    it('logs a letter whose first publish was in flight at close and then failed', async () => {
+      const { publisher, queue, clock, logger } = setup({ publishTimeout: 100 });
+      queue.mode = 'hang';
+      let settled = false;
+      const submitted = publisher.submit(letter('racing')).then(() => (settled = true));
+      await publisher.close(1_000); // nothing buffered yet: returns at once
+      await clock.advance(100); // the publish times out after close
+      await submitted;
+      expect(settled).toBe(true);
+      expect(publisher.stats()).toMatchObject({ buffered: 0, dropped: 1, failedToPublish: 1 });
+      expect(logger.error).toHaveBeenCalledTimes(1);
+      expect(logger.error.mock.calls[0][0]).toContain('"id":"racing"');
+    });
+
+    it('ends a publish that hangs when the module clears its timers', async () => {
+      const clock = new FakeClock();
+      const scheduler = new TrackedScheduler(clock);
+      const logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn() };
+      const queue = new ScriptedQueue();
+      queue.mode = 'hang';
+      const publisher = new DeadLetterPublisher(
+        queue,
+        resolveDeadLetterBufferOptions({ publishTimeout: 5_000 }),
+        clock,
+        scheduler,
+        logger,
+      );
+      let settled = false;
+      const submitted = publisher.submit(letter('stuck')).then(() => (settled = true));
+      await publisher.close(1_000);
+      scheduler.dispose(); // what the registry does last at shutdown
+      await clock.advance(0);
+      expect(settled).toBe(true);
+      await submitted;
+      expect(publisher.stats()).toMatchObject({ buffered: 0, dropped: 1 });
+      expect(logger.error.mock.calls[0][0]).toContain('"id":"stuck"');
     });
   });
 });

@@ -40,6 +40,12 @@ export interface DeadLetterSink {
 }
 
 const TIMED_OUT = Symbol('timed out');
+const CANCELLED = Symbol('cancelled');
+
+/** A scheduler that may run a hook when it clears a timer itself (the module's, at shutdown). */
+type CancellableScheduler = Scheduler & {
+  setTimeout(callback: () => void, ms: number, onCancel?: () => void): unknown;
+};
 
 /**
  * Sits between the dead-letter steps and the queue, so that no letter is lost when the
@@ -83,6 +89,10 @@ export class DeadLetterPublisher implements DeadLetterSink {
   /** While closing: the epoch ms by which the flush must end. */
   private deadline?: number;
   private flushed?: () => void;
+  /** True once `close()` has flushed and logged the buffer: nothing buffered later is seen. */
+  private closeDone = false;
+  /** Why the last publish failed. */
+  private lastError: unknown;
 
   constructor(
     private readonly queue: DeadLetterQueue,
@@ -128,6 +138,11 @@ export class DeadLetterPublisher implements DeadLetterSink {
       return;
     }
     if (await this.attempt(letter)) return;
+    if (this.closeDone) {
+      // the publish was in flight when close() flushed the buffer: nothing would retry it
+      this.lose(letter, 'could not be published before shutdown', this.lastError);
+      return;
+    }
     this.keep(letter);
     this.schedule();
   }
@@ -163,6 +178,7 @@ export class DeadLetterPublisher implements DeadLetterSink {
           safeJson(left),
       );
     }
+    this.closeDone = true;
   }
 
   /** Publishes one letter within `publishTimeout`; true when the queue accepted it. */
@@ -171,12 +187,23 @@ export class DeadLetterPublisher implements DeadLetterSink {
     try {
       const outcome = await Promise.race([
         Promise.resolve().then(() => this.queue.publish(letter)),
-        new Promise<typeof TIMED_OUT>((resolve) => {
-          timer = this.scheduler.setTimeout(() => resolve(TIMED_OUT), Math.max(0, limit));
+        new Promise<typeof TIMED_OUT | typeof CANCELLED>((resolve) => {
+          // the module clears its timers at shutdown: a publish still pending then fails
+          timer = (this.scheduler as CancellableScheduler).setTimeout(
+            () => resolve(TIMED_OUT),
+            Math.max(0, limit),
+            () => resolve(CANCELLED),
+          );
         }),
       ]);
-      if (outcome === TIMED_OUT) {
-        this.failed(new Error(`publish did not settle within ${limit}ms`));
+      if (outcome === TIMED_OUT || outcome === CANCELLED) {
+        this.failed(
+          new Error(
+            outcome === TIMED_OUT
+              ? `publish did not settle within ${limit}ms`
+              : 'publish was still pending at shutdown',
+          ),
+        );
         return false;
       }
       this.published++;
@@ -190,6 +217,7 @@ export class DeadLetterPublisher implements DeadLetterSink {
   }
 
   private failed(error: unknown): void {
+    this.lastError = error;
     this.failedToPublish++;
     this.failures++;
     if (this.outage) return;
@@ -287,12 +315,14 @@ export class DeadLetterPublisher implements DeadLetterSink {
       this.published++;
     } catch (error) {
       this.failedToPublish++;
-      this.dropped++;
-      this.logger.error(
-        `A dead letter arrived after shutdown and could not be published (${messageOf(error)}): ` +
-          safeJson(letter),
-      );
+      this.lose(letter, 'arrived after shutdown and could not be published', error);
     }
+  }
+
+  /** Counts a letter as dropped and logs it whole, so that it is not lost. */
+  private lose(letter: DeadLetter, what: string, error: unknown): void {
+    this.dropped++;
+    this.logger.error(`A dead letter ${what} (${messageOf(error)}): ${safeJson(letter)}`);
   }
 }
 

@@ -33,7 +33,7 @@ describe('toJsonSafe', () => {
       big: 12345678901234567890n,
       buffer: Buffer.from('hello'),
       bytes: new Uint8Array([1, 2, 3]),
-      floats: new Float64Array([1.5, NaN]),
+      floats: new Float64Array([1.5, NaN, -0]),
       bigInts: new BigInt64Array([5n]),
       arrayBuffer: new Uint8Array([255, 0]).buffer,
       view: new DataView(new Uint8Array([7]).buffer),
@@ -67,7 +67,7 @@ describe('toJsonSafe', () => {
       big: '12345678901234567890n',
       buffer: { type: 'Buffer', base64: Buffer.from('hello').toString('base64') },
       bytes: { type: 'Uint8Array', base64: 'AQID' },
-      floats: { type: 'Float64Array', values: [1.5, 'NaN'] },
+      floats: { type: 'Float64Array', values: [1.5, 'NaN', 0] },
       bigInts: { type: 'BigInt64Array', values: ['5n'] },
       arrayBuffer: { type: 'ArrayBuffer', base64: '/wA=' },
       view: { type: 'DataView', base64: 'Bw==' },
@@ -130,6 +130,32 @@ describe('toJsonSafe', () => {
     for (let i = 0; i < 50; i++) deep = deep.next = {};
     const text = JSON.stringify(toJsonSafe(root));
     expect(text).toContain('[Too deep]');
+  });
+
+  it('keeps the first 10000 items of a huge list, fast, and counts the rest', () => {
+    const started = Date.now();
+    const sparse = toJsonSafe(new Array(2 ** 32 - 1)) as unknown[];
+    expect(sparse).toHaveLength(10_001);
+    expect(sparse[0]).toBeNull();
+    expect(sparse[10_000]).toBe(`[${2 ** 32 - 1 - 10_000} more]`);
+    const dense = Array.from({ length: 10_005 }, (_, i) => i);
+    expect((toJsonSafe(dense) as unknown[]).slice(9_999)).toEqual([9_999, '[5 more]']);
+    expect(toJsonSafe(dense.slice(0, 10_000))).toEqual(dense.slice(0, 10_000));
+    const floats = toJsonSafe(new Float64Array(2 ** 24)) as { values: unknown[] };
+    expect(floats.values).toHaveLength(10_001);
+    const set = toJsonSafe(new Set(dense)) as { values: unknown[] };
+    expect(set.values.slice(-1)).toEqual(['[5 more]']);
+    const map = toJsonSafe(new Map(dense.map((i) => [i, i]))) as { entries: unknown[] };
+    expect(map.entries).toHaveLength(10_001);
+    expect(map.entries[10_000]).toBe('[5 more]');
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('keeps an own "__proto__" key as a field', () => {
+    const parsed: unknown = JSON.parse('{"__proto__": {"admin": true}, "name": "x"}');
+    const safe = toJsonSafe(parsed);
+    expect(JSON.stringify(safe)).toBe('{"__proto__":{"admin":true},"name":"x"}');
+    expect(Object.getPrototypeOf(safe)).toBe(Object.prototype);
   });
 
   it('turns a top-level undefined into null', () => {

@@ -19,6 +19,7 @@
  * | class instance, null-prototype object   | a plain object of its own enumerable fields         |
  * | a reference to an enclosing object      | `'[Circular]'`                                      |
  * | nesting deeper than 32 levels           | `'[Too deep]'`                                      |
+ * | more than 10000 items (array, Map, Set, typed array) | the first 10000, then `'[N more]'`     |
  * | a getter or `toJSON()` that throws      | `'[Unreadable: message]'`                           |
  *
  * The same object reached twice without a cycle is written twice.
@@ -29,6 +30,42 @@ export function toJsonSafe(value: unknown): unknown {
 }
 
 const MAX_DEPTH = 32;
+/** Items kept of one array, Map, Set or typed array: a huge one must not stall the process. */
+const MAX_ITEMS = 10_000;
+
+/** The first `MAX_ITEMS` items, then `'[N more]'` when there are more. */
+function items(count: number, item: (index: number) => unknown): unknown[] {
+  const n = Math.min(count, MAX_ITEMS);
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) out.push(item(i));
+  if (count > n) out.push(`[${count - n} more]`);
+  return out;
+}
+
+/** Like `items`, for an iterable of known size (Map, Set). */
+function firstOf<T>(source: Iterable<T>, size: number, item: (value: T) => unknown): unknown[] {
+  const out: unknown[] = [];
+  for (const value of source) {
+    if (out.length === MAX_ITEMS) break;
+    out.push(item(value));
+  }
+  if (size > out.length) out.push(`[${size - out.length} more]`);
+  return out;
+}
+
+/** Sets `out[key]`, as an own field even for the key `__proto__`. */
+function setField(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(out, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    out[key] = value;
+  }
+}
 
 function convert(value: unknown, ancestors: object[], depth: number): unknown {
   switch (typeof value) {
@@ -62,7 +99,7 @@ function convert(value: unknown, ancestors: object[], depth: number): unknown {
 
 function convertObject(object: object, ancestors: object[], depth: number): unknown {
   const nested = (v: unknown) => convert(v, ancestors, depth);
-  if (Array.isArray(object)) return object.map((item) => nested(item));
+  if (Array.isArray(object)) return items(object.length, (i) => nested(object[i]));
   if (object instanceof Date) {
     return Number.isNaN(object.getTime()) ? 'Invalid Date' : object.toISOString();
   }
@@ -75,11 +112,12 @@ function convertObject(object: object, ancestors: object[], depth: number): unkn
   if (object instanceof Map) {
     return {
       type: 'Map',
-      entries: [...object].map(([key, item]) => [nested(key), nested(item)]),
+      entries: firstOf(object, object.size, ([key, item]) => [nested(key), nested(item)]),
     };
   }
-  if (object instanceof Set)
-    return { type: 'Set', values: [...object].map((item) => nested(item)) };
+  if (object instanceof Set) {
+    return { type: 'Set', values: firstOf(object, object.size, (item) => nested(item)) };
+  }
   if (object instanceof WeakMap || object instanceof WeakSet || object instanceof Promise) {
     return `[${tagOf(object)}]`;
   }
@@ -102,11 +140,11 @@ function plainFields(object: object, nested: (v: unknown) => unknown): Record<st
     try {
       item = (object as Record<string, unknown>)[key];
     } catch (error) {
-      out[key] = `[Unreadable: ${messageOf(error)}]`;
+      setField(out, key, `[Unreadable: ${messageOf(error)}]`);
       continue;
     }
     if (item === undefined) continue;
-    out[key] = nested(item);
+    setField(out, key, nested(item));
   }
   return out;
 }
@@ -119,7 +157,7 @@ function convertError(error: Error, nested: (v: unknown) => unknown): Record<str
   if (typeof error.stack === 'string') out.stack = error.stack;
   if (error.cause !== undefined) out.cause = nested(error.cause);
   for (const [key, item] of Object.entries(plainFields(error, nested))) {
-    if (!(key in out)) out[key] = item;
+    if (!Object.prototype.hasOwnProperty.call(out, key)) setField(out, key, item);
   }
   return out;
 }
@@ -130,9 +168,12 @@ function convertView(view: ArrayBufferView): Record<string, unknown> {
     const bytes = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
     return { type, base64: bytes.toString('base64') };
   }
-  const values = Array.from(view as unknown as ArrayLike<number | bigint>, (item) =>
-    typeof item === 'bigint' ? `${item}n` : Number.isFinite(item) ? item : String(item),
-  );
+  const list = view as unknown as ArrayLike<number | bigint>;
+  const values = items(list.length, (i) => {
+    const item = list[i];
+    if (typeof item === 'bigint') return `${item}n`;
+    return Number.isFinite(item) ? (Object.is(item, -0) ? 0 : item) : String(item);
+  });
   return { type, values };
 }
 

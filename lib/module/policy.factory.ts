@@ -55,7 +55,7 @@ export class PolicyFactory {
       policies: deadLetter
         ? this.registry.withDeadLetter(
             policies,
-            deadLetter.name,
+            target, // API §6: the breaker's name if there is one, else ClassName.methodName
             target,
             deadLetter.options as DeadLetterOptions | undefined,
           )
@@ -71,8 +71,8 @@ export class PolicyFactory {
     for (const spec of this.expand(specs, target)) {
       if (spec.kind === 'fallback' || spec.kind === 'deadLetter') continue;
       if (spec.kind === 'chaos' && !this.registry.options.chaos.enabled) {
-        resolveChaosOptions(spec.name, spec.options as ChaosOptions); // still fails bootstrap
-        continue;
+        // switched off, chaos still fails bootstrap where switching it on would
+        resolveChaosOptions(spec.name, spec.options as ChaosOptions);
       }
       this.registry.declare(spec.kind, spec.name, spec.options);
     }

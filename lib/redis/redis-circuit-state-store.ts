@@ -64,6 +64,12 @@ interface Tracked {
   dirty: boolean;
   /** The highest state version adopted, so an older reply never undoes a newer state. */
   version: number;
+  /**
+   * Counts the breaker's own state changes. A reply to a command sent before the latest one
+   * tells a state older than that change (the change's own write, sent later on the same
+   * connection, answers with the newer one), so it is not adopted.
+   */
+  changes: number;
 }
 
 type Reply = [string, string, string, string] | null;
@@ -154,8 +160,13 @@ export class RedisCircuitStateStore implements CircuitStateStore {
     this.subscriber = subscriber;
     this.on(subscriber, 'error', () => undefined);
     const subscribe = () => this.timed(subscriber.subscribe(this.channel));
+    let connections = 0;
     this.on(subscriber, 'ready', () => {
-      subscribe().catch(() => undefined);
+      // after a reconnection, the changes published meanwhile were missed: read them
+      const reconnected = ++connections > 1;
+      subscribe()
+        .then(() => reconnected && this.catchUp())
+        .catch(() => undefined);
     });
     this.on(subscriber, 'message', (channel: string, message: string) =>
       this.onMessage(channel, message),
@@ -179,6 +190,7 @@ export class RedisCircuitStateStore implements CircuitStateStore {
       sent: circuit.counters(),
       dirty: false,
       version: 0,
+      changes: 0,
     };
     this.tracked.set(circuit.name, t);
     const ready = this.connected.then(async () => {
@@ -223,6 +235,7 @@ export class RedisCircuitStateStore implements CircuitStateStore {
   // ---- state -----------------------------------------------------------------------
 
   private changed(t: Tracked, snapshot: CircuitSnapshot, reason: string): void {
+    const changes = ++t.changes;
     if (!this.available) {
       t.dirty = true;
       return;
@@ -234,7 +247,7 @@ export class RedisCircuitStateStore implements CircuitStateStore {
       ['change', state, openedAt, changedAt, ...this.common(t), reason],
     ).then((reply) => {
       if (reply === undefined) t.dirty = true;
-      else this.adopt(t, reply);
+      else if (t.changes === changes) this.adopt(t, reply);
     });
   }
 
@@ -242,6 +255,7 @@ export class RedisCircuitStateStore implements CircuitStateStore {
   private async load(t: Tracked, force = false): Promise<boolean> {
     const { state, openedAt, changedAt } = stored(t.circuit.snapshot());
     const mode = t.dirty ? 'newer' : 'load';
+    const changes = t.changes;
     const reply = await this.script<Reply>(
       SET_STATE,
       [t.keys.state, t.keys.window, t.keys.trials],
@@ -249,6 +263,8 @@ export class RedisCircuitStateStore implements CircuitStateStore {
       force,
     );
     if (reply === undefined) return false;
+    // the breaker changed meanwhile: its own write (or, during an outage, a new load) decides
+    if (t.changes !== changes) return force ? this.load(t, force) : true;
     t.dirty = false;
     this.adopt(t, reply);
     return true;
@@ -287,6 +303,7 @@ export class RedisCircuitStateStore implements CircuitStateStore {
     if (!this.available || this.closed) return local;
     const member = `${this.instanceId}:${++this.trialSeq}`;
     const { halfOpenMaxCalls, resetTimeout } = t.circuit.options;
+    const changes = t.changes;
     const reply = await this.script<[number, Reply | string]>(
       ACQUIRE,
       [t.keys.state, t.keys.trials],
@@ -298,13 +315,14 @@ export class RedisCircuitStateStore implements CircuitStateStore {
       const version = String(detail);
       return (outcome) => this.release(t, member, outcome, version);
     }
-    if (Array.isArray(detail)) this.adopt(t, detail);
+    if (Array.isArray(detail) && t.changes === changes) this.adopt(t, detail);
     return code === 2 ? local : false;
   }
 
   private release(t: Tracked, member: string, outcome: TrialOutcome, version: string): void {
     if (this.closed) return;
     const { successThreshold, resetTimeout } = t.circuit.options;
+    const changes = t.changes;
     void this.script<Reply>(
       RELEASE,
       [t.keys.state, t.keys.trials, t.keys.window],
@@ -321,7 +339,7 @@ export class RedisCircuitStateStore implements CircuitStateStore {
         this.instanceId,
       ],
     ).then((reply) => {
-      if (reply !== undefined) this.adopt(t, reply);
+      if (reply !== undefined && t.changes === changes) this.adopt(t, reply);
     });
   }
 
@@ -366,6 +384,7 @@ export class RedisCircuitStateStore implements CircuitStateStore {
     if (successes === 0 && failures === 0) return;
     if (t.circuit.snapshot().state !== 'closed') return; // outcomes of earlier states
     const o = t.circuit.options;
+    const changes = t.changes;
     const reply = await this.script<Reply>(
       REPORT,
       [t.keys.state, t.keys.window],
@@ -388,7 +407,7 @@ export class RedisCircuitStateStore implements CircuitStateStore {
         this.instanceId,
       ],
     );
-    if (reply !== undefined) this.adopt(t, reply);
+    if (reply !== undefined && t.changes === changes) this.adopt(t, reply);
   }
 
   // ---- availability ----------------------------------------------------------------------
@@ -423,6 +442,12 @@ export class RedisCircuitStateStore implements CircuitStateStore {
       }
     })();
     return this.resyncing;
+  }
+
+  /** Reads every breaker's stored state again (pub/sub was down while commands were not). */
+  private catchUp(): void {
+    if (this.closed || !this.available) return; // an outage ends with a resync anyway
+    for (const t of this.tracked.values()) void this.load(t);
   }
 
   private markUnavailable(error: unknown): void {

@@ -41,7 +41,7 @@ const STATES = ['closed', 'open', 'half-open'];
 export class FileCircuitStateStore implements CircuitStateStore {
   readonly name = 'file';
   readonly path: string;
-  private circuits: Record<string, SharedCircuitState> = {};
+  private circuits: Record<string, SharedCircuitState> = Object.create(null);
   private context?: CircuitStateStoreContext;
   private writeFailed = false;
   private sequence = 0;
@@ -60,8 +60,8 @@ export class FileCircuitStateStore implements CircuitStateStore {
   }
 
   attach(circuit: SharedCircuit): CircuitLink {
-    const stored = this.circuits[circuit.name];
-    if (stored) circuit.adopt(stored);
+    // own entries only: a breaker may be named "constructor" or "__proto__"
+    if (Object.hasOwn(this.circuits, circuit.name)) circuit.adopt(this.circuits[circuit.name]);
     return {
       changed: (snapshot) => this.save(circuit.name, snapshot),
     };
@@ -76,9 +76,9 @@ export class FileCircuitStateStore implements CircuitStateStore {
     try {
       text = readFileSync(this.path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Object.create(null);
       this.warn(`cannot read ${this.path} (${messageOf(error)}); starting with closed circuits`);
-      return {};
+      return Object.create(null);
     }
     try {
       return parse(text);
@@ -87,7 +87,7 @@ export class FileCircuitStateStore implements CircuitStateStore {
         `${this.path} is not a valid circuit state file (${messageOf(error)}); ignoring it, ` +
           'starting with closed circuits',
       );
-      return {};
+      return Object.create(null);
     }
   }
 
@@ -128,7 +128,7 @@ function parse(text: string): Record<string, SharedCircuitState> {
   if (typeof circuits !== 'object' || circuits === null || Array.isArray(circuits)) {
     throw new Error('"circuits" is not an object');
   }
-  const out: Record<string, SharedCircuitState> = {};
+  const out: Record<string, SharedCircuitState> = Object.create(null);
   for (const [name, entry] of Object.entries(circuits)) {
     const e = entry as Partial<SharedCircuitState> | null;
     if (

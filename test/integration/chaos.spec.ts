@@ -144,6 +144,30 @@ describe('@Chaos and the module option chaos', () => {
       expect(error).toBeInstanceOf(ResilienceConfigError);
       expect(error).toMatchObject({ key: 'rate', value: 2, policyName: 'BadRate.call' });
     });
+
+    it('fails bootstrap for one chaos name given two settings, as it would when enabled', async () => {
+      @Injectable()
+      class TwoSettings {
+        @Chaos('shared-chaos', { rate: 0.1, fault: injected })
+        a(): void {}
+
+        @Chaos('shared-chaos', { rate: 0.9, fault: injected })
+        b(): void {}
+      }
+      for (const enabled of [true, false]) {
+        const error = await apps
+          .start({
+            imports: [ResilienceModule.forRoot({ chaos: { enabled } })],
+            providers: [TwoSettings],
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(error).toBeInstanceOf(ResilienceConfigError);
+        expect((error as Error).message).toContain('shared-chaos');
+      }
+    });
   });
 
   describe('enabled', () => {

@@ -332,11 +332,11 @@ describe('@DeadLetter', () => {
       ]);
     });
 
-    it('@UsePolicy without a breaker: the letter carries the set name', async () => {
+    it('@UsePolicy without a breaker: the letter is named after the method', async () => {
       const { service, letters } = await setup();
       await expect(service.lookup('k')).rejects.toThrow('no k');
       expect(await letters()).toMatchObject([
-        { policy: 'plain-set', target: 'Payments.lookup', args: ['k'], attempts: 1 },
+        { policy: 'Payments.lookup', target: 'Payments.lookup', args: ['k'], attempts: 1 },
       ]);
     });
 
@@ -384,7 +384,7 @@ describe('@DeadLetter', () => {
     expect(letters).toEqual([
       {
         type: 'dead-letter',
-        name: 'plain-set',
+        name: 'Payments.lookup',
         at: START,
         letter: expect.objectContaining({ target: 'Payments.lookup', args: ['k'] }),
       },

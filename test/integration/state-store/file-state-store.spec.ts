@@ -120,6 +120,24 @@ describe('FileCircuitStateStore', () => {
     expect(JSON.parse(readFileSync(file, 'utf8')).circuits.gateway.state).toBe('open');
   });
 
+  it('a breaker named like an object property finds no stored state it does not have', async () => {
+    const clock = new FakeClock(T0);
+    const app = await apps.start({
+      imports: [
+        ResilienceModule.forRoot({
+          stateStore: new FileCircuitStateStore(file),
+          policies: { constructor: { circuitBreaker: {} }, toString: { circuitBreaker: {} } },
+          clock,
+        }),
+      ],
+    });
+    const registry = app.get(ResilienceRegistry);
+    expect(registry.policy('constructor')).toBeDefined();
+    expect(registry.policy('toString')).toBeDefined();
+    expect(registry.circuitBreaker('constructor')!.state).toBe('closed');
+    expect(warn).not.toHaveBeenCalled();
+  });
+
   it('a file with a malformed entry is ignored as a whole', async () => {
     mkdirSync(join(dir, 'state'));
     writeFileSync(

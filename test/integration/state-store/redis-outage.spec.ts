@@ -75,6 +75,23 @@ describeWithService(REDIS, 'RedisCircuitStateStore when Redis goes away', () => 
     }
   });
 
+  it('an instance whose pub/sub connection dropped catches up on the changes it missed', async () => {
+    const policies = { stock: { circuitBreaker: { resetTimeout: 60_000 } } };
+    const a = await instance(policies);
+    const b = await instance(policies);
+    const ba = a.registry.circuitBreaker('stock')!;
+    const bb = b.registry.circuitBreaker('stock')!;
+    const admin = new Redis(server.url);
+    try {
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      ba.open(); // published while nobody listens
+      await waitFor(() => bb.state === 'open', 1_000);
+      expect(b.of('store-unavailable')).toHaveLength(0); // commands never stopped
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('a Redis that stops answering does not hold a half-open trial longer than commandTimeout', async () => {
     const policies = { slow: { circuitBreaker: { resetTimeout: 100, successThreshold: 1 } } };
     const a = await instance(policies);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
+import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import {
   CircuitBreaker,
@@ -10,6 +11,7 @@ import {
   ResilienceRegistry,
 } from '../../../lib';
 import { RedisCircuitStateStore } from '../../../lib/redis';
+import { REPORT } from '../../../lib/redis/redis-circuit-state.scripts';
 import {
   deferred,
   rejectionOf,
@@ -83,6 +85,15 @@ describeWithService(REDIS, 'RedisCircuitStateStore (real Redis)', () => {
     return { app, store, registry: app.get(ResilienceRegistry), client: app.get(GatewayClient) };
   }
 
+  /** Waits (2 s at most: a loaded host is slow) until Redis holds that state of the breaker. */
+  async function stored(name: string, state: string): Promise<void> {
+    const end = Date.now() + 2_000;
+    while ((await admin.hget(`${prefix}{${name}}`, 'state')) !== state) {
+      if (Date.now() > end) throw new Error(`"${name}" never stored as ${state}`);
+      await sleep(5);
+    }
+  }
+
   function eventsOf(app: TestingModule): ResilienceEvent[] {
     const events: ResilienceEvent[] = [];
     app.get(ResilienceRegistry).events$.subscribe((event) => events.push(event));
@@ -118,7 +129,7 @@ describeWithService(REDIS, 'RedisCircuitStateStore (real Redis)', () => {
     const a = await instance();
     a.registry.circuitBreaker('gateway')!.open();
     const openedAt = a.registry.circuitBreaker('gateway')!.snapshot().openedAt;
-    await sleep(20); // the write is on its way; a late instance reads it at bootstrap
+    await stored('gateway', 'open'); // a late instance reads it at bootstrap
 
     const b = await instance();
     const breaker = b.registry.circuitBreaker('gateway')!;
@@ -166,12 +177,19 @@ describeWithService(REDIS, 'RedisCircuitStateStore (real Redis)', () => {
     const b = await instance({ policies });
     const pa = a.registry.policy('reset')!;
     const pb = b.registry.policy('reset')!;
+    const failures = async (expected: string) => {
+      const end = Date.now() + 2_000; // batches are due every 20 ms; a loaded host is slower
+      while ((await admin.hget(`${prefix}{reset}`, 'failures')) !== expected) {
+        if (Date.now() > end) throw new Error(`aggregated failures never reached ${expected}`);
+        await sleep(5);
+      }
+    };
     for (let i = 0; i < 3; i++) await expect(pa.execute(fails)).rejects.toThrow();
-    await sleep(80); // A's batch is in: 3 failures
+    await failures('3'); // A's batch is in
     await expect(pb.execute(succeeds)).resolves.toBe('ok');
-    await sleep(80); // B's batch: a success, no failure after it
+    await failures('0'); // B's batch: a success, no failure after it
     await expect(pa.execute(fails)).rejects.toThrow();
-    await sleep(80);
+    await failures('1');
     // A alone has seen 4 consecutive failures; across both instances only 1 follows a success
     expect(a.registry.circuitBreaker('reset')!.stats().failureCount).toBe(4);
     expect(await admin.hget(`${prefix}{reset}`, 'failures')).toBe('1');
@@ -206,8 +224,17 @@ describeWithService(REDIS, 'RedisCircuitStateStore (real Redis)', () => {
         circuitBreaker: { resetTimeout: 10_000, halfOpenMaxCalls: 2, successThreshold: 2 },
       },
     };
-    const a = await instance({ policies, clock });
-    const b = await instance({ policies, clock });
+    // a generous command timeout: a trial-slot request that times out on a loaded host
+    // falls back to the local limit, which this test is not about
+    const patient = () =>
+      new RedisCircuitStateStore({
+        connection: REDIS_URL,
+        prefix,
+        syncInterval: 20,
+        commandTimeout: 2_000,
+      });
+    const a = await instance({ policies, clock, store: patient() });
+    const b = await instance({ policies, clock, store: patient() });
     const ba = a.registry.circuitBreaker('trials')!;
     const bb = b.registry.circuitBreaker('trials')!;
     ba.open();
@@ -238,14 +265,47 @@ describeWithService(REDIS, 'RedisCircuitStateStore (real Redis)', () => {
     for (const r of rejected) expect(r.error).toBeInstanceOf(CircuitOpenError);
 
     for (const gate of gates) gate.resolve('ok');
-    await waitFor(() => ba.state === 'closed' && bb.state === 'closed', 1_000);
+    // a reply slower than commandTimeout on a loaded host is made up by the next probe (1 s)
+    await waitFor(() => ba.state === 'closed' && bb.state === 'closed', 3_000);
+  });
+
+  it('a late reply to an earlier batch does not undo a local opening', async () => {
+    const own = new Redis(REDIS_URL);
+    const report = createHash('sha1').update(REPORT).digest('hex');
+    const held: Array<() => void> = [];
+    let hold = false;
+    const evalsha = own.evalsha.bind(own) as (...args: unknown[]) => Promise<unknown>;
+    // keep the reply of a batch back while the breaker opens locally
+    (own as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+      const reply = evalsha(...args);
+      if (!hold || args[0] !== report) return reply;
+      return reply.then((value) => new Promise((resolve) => held.push(() => resolve(value))));
+    };
+    const store = new RedisCircuitStateStore({ client: own, prefix, syncInterval: 20 });
+    const a = await instance({ store });
+    const events = eventsOf(a.app);
+    a.client.fail = true;
+    hold = true;
+    for (let i = 0; i < 2; i++) await expect(a.client.call()).rejects.toThrow('gateway down');
+    await waitFor(() => held.length === 1, 500); // the batch with 2 failures is in Redis
+    await expect(a.client.call()).rejects.toThrow('gateway down');
+    expect(a.registry.circuitBreaker('gateway')!.state).toBe('open');
+    hold = false;
+    held.forEach((resolve) => resolve());
+    await sleep(50);
+
+    expect(a.registry.circuitBreaker('gateway')!.state).toBe('open');
+    expect(events.filter((e) => e.type === 'state-change').map((e) => e.to)).toEqual(['open']);
+    expect(await admin.hget(`${prefix}{gateway}`, 'state')).toBe('open');
+    await apps.close(a.app);
+    await own.quit();
   });
 
   it('keys carry the prefix and a TTL', async () => {
     const store = new RedisCircuitStateStore({ connection: REDIS_URL, prefix, ttl: 120_000 });
     const a = await instance({ store });
     a.registry.circuitBreaker('gateway')!.open();
-    await sleep(30);
+    await stored('gateway', 'open');
     const keys = await admin.keys(`${prefix}*`);
     expect(keys).toEqual([`${prefix}{gateway}`]);
     const ttl = await admin.pttl(keys[0]);
