@@ -83,11 +83,20 @@ const RATE_EXPECTED = 'a ratio from 0 to 1 (share of calls that get the fault)';
 const schema: Schema = {
   rate: (v) =>
     typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1 ? undefined : RATE_EXPECTED,
-  fault: checks.fn,
+  fault: (v) =>
+    typeof v !== 'function'
+      ? 'a function that returns the error to throw'
+      : isClass(v)
+        ? `a function that returns the error, not the class itself: () => new ${v.name || 'TheError'}()`
+        : undefined,
   latency: checks.duration,
   result: checks.fn,
   enabled: checks.bool,
 };
+
+/** True for a `class` (calling it without `new` throws). */
+const isClass = (fn: unknown): fn is { name: string } =>
+  /^class[\s{]/.test(Function.prototype.toString.call(fn));
 
 const moduleSchema: Schema = {
   enabled: checks.bool,

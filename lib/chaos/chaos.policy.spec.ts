@@ -69,6 +69,7 @@ describe('resolveChaosOptions', () => {
     [{ rate: 0.5, fault, result: () => 1 }, 'result'],
     [{ rate: 0.5, fault: new Error('not a factory') }, 'fault'],
     [{ rate: 0.5, latency: -1 }, 'latency'],
+    [{ rate: 0.5, fault: InjectedError }, 'fault'], // the class, not a factory
     [{ rate: 0.5, latency: 0 }, 'fault'], // a zero delay alone injects nothing
     [{ rate: 0.5, latency: 10, enabled: 'yes' }, 'enabled'],
     [{ rate: 0.5, latncy: 10 }, 'latncy'],
@@ -77,6 +78,13 @@ describe('resolveChaosOptions', () => {
     expect(error.key).toBe(key);
     expect(error.message).toContain('svc.chaos');
     expect(error.message).toContain(`"${key}"`);
+  });
+
+  it('names the class and shows the factory to write when a class is given as fault', () => {
+    const error = configErrorOf(() =>
+      resolveChaosOptions('svc.chaos', { rate: 1, fault: InjectedError as never }),
+    );
+    expect(error.message).toContain('() => new InjectedError()');
   });
 
   it('accepts the rates 0 and 1 and latency combined with a fault or a result', () => {

@@ -64,6 +64,8 @@ interface Tracked {
   dirty: boolean;
   /** The highest state version adopted, so an older reply never undoes a newer state. */
   version: number;
+  /** When the adopted state changed: tells a key created anew from a late reply. */
+  changedAt: number;
   /**
    * Counts the breaker's own state changes. A reply to a command sent before the latest one
    * tells a state older than that change (the change's own write, sent later on the same
@@ -190,6 +192,7 @@ export class RedisCircuitStateStore implements CircuitStateStore {
       sent: circuit.counters(),
       dirty: false,
       version: 0,
+      changedAt: 0,
       changes: 0,
     };
     this.tracked.set(circuit.name, t);
@@ -272,9 +275,13 @@ export class RedisCircuitStateStore implements CircuitStateStore {
 
   private adopt(t: Tracked, reply: Reply, version = reply ? Number(reply[3]) : 0): void {
     if (!reply || this.closed) return;
-    // a key created anew (expired, or Redis restarted) starts again at version 1
-    if (version < t.version && version !== 1) return;
+    const changedAt = Number(reply[2]);
+    // A lower version is a reply or message sent before the state adopted, except for a key
+    // created anew (expired, or emptied): it starts again at version 1, with a later change.
+    // A late reply telling the key's first state (version 1 too) changed earlier: ignored.
+    if (version < t.version && !(version === 1 && changedAt > t.changedAt)) return;
     t.version = version;
+    t.changedAt = changedAt;
     t.circuit.adopt({
       state: reply[0] as SharedCircuitState['state'],
       openedAt: Number(reply[1]),

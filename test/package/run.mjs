@@ -255,6 +255,7 @@ function writeApp(app, dir, tarball) {
     copyFileSync(join(fixtures, file), join(dir, file));
   }
   copyFileSync(join(fixtures, 'health-consumer.ts.txt'), join(dir, 'health-consumer.ts'));
+  copyFileSync(join(fixtures, 'redis-consumer.ts.txt'), join(dir, 'redis-consumer.ts'));
   const tsconfig = {
     compilerOptions: {
       target: 'ES2022',
@@ -269,7 +270,7 @@ function writeApp(app, dir, tarball) {
       typeRoots: [join(root, 'node_modules', '@types')],
       types: ['node'],
     },
-    files: ['consumer.ts', 'health-consumer.ts'],
+    files: ['consumer.ts', 'health-consumer.ts', 'redis-consumer.ts'],
   };
   writeFileSync(join(dir, 'tsconfig.json'), `${JSON.stringify(tsconfig, null, 2)}\n`);
 }

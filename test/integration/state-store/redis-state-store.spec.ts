@@ -11,7 +11,7 @@ import {
   ResilienceRegistry,
 } from '../../../lib';
 import { RedisCircuitStateStore } from '../../../lib/redis';
-import { REPORT } from '../../../lib/redis/redis-circuit-state.scripts';
+import { RELEASE, REPORT } from '../../../lib/redis/redis-circuit-state.scripts';
 import {
   deferred,
   rejectionOf,
@@ -265,7 +265,8 @@ describeWithService(REDIS, 'RedisCircuitStateStore (real Redis)', () => {
     for (const r of rejected) expect(r.error).toBeInstanceOf(CircuitOpenError);
 
     for (const gate of gates) gate.resolve('ok');
-    // a reply slower than commandTimeout on a loaded host is made up by the next probe (1 s)
+    // the instance whose release closes the breaker learns it from the reply, the other one
+    // over pub/sub (the batch timer, and its probe, run on the FakeClock: they do not help)
     await waitFor(() => ba.state === 'closed' && bb.state === 'closed', 3_000);
   });
 
@@ -299,6 +300,87 @@ describeWithService(REDIS, 'RedisCircuitStateStore (real Redis)', () => {
     expect(await admin.hget(`${prefix}{gateway}`, 'state')).toBe('open');
     await apps.close(a.app);
     await own.quit();
+  });
+
+  it('a late reply to a trial release does not undo the closing another instance published', async () => {
+    await admin.script('LOAD', RELEASE); // so the release goes out as EVALSHA
+    const own = new Redis(REDIS_URL);
+    const release = createHash('sha1').update(RELEASE).digest('hex');
+    const held: Array<() => void> = [];
+    const evalsha = own.evalsha.bind(own) as (...args: unknown[]) => Promise<unknown>;
+    // keep back the reply to A's trial release: it tells the state before the closing
+    (own as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+      const reply = evalsha(...args);
+      if (args[0] !== release) return reply;
+      return reply.then((value) => new Promise((resolve) => held.push(() => resolve(value))));
+    };
+    const clock = new FakeClock(Date.now());
+    const policies = {
+      trials: {
+        circuitBreaker: { resetTimeout: 10_000, halfOpenMaxCalls: 2, successThreshold: 2 },
+      },
+    };
+    // the client belongs to the test: close it even when an expectation fails
+    try {
+      const a = await instance({
+        policies,
+        clock,
+        store: new RedisCircuitStateStore({ client: own, prefix, syncInterval: 20 }),
+      });
+      const b = await instance({ policies, clock });
+      const ba = a.registry.circuitBreaker('trials')!;
+      const bb = b.registry.circuitBreaker('trials')!;
+      ba.open(); // the first state of the key: version 1
+      await waitFor(() => bb.state === 'open', 500);
+      await clock.advance(10_000);
+      expect([ba.state, bb.state]).toEqual(['half-open', 'half-open']);
+
+      // one trial on each instance
+      const gates: Deferred<string>[] = [];
+      const trial = () => {
+        const gate = deferred<string>();
+        gates.push(gate);
+        return gate.promise;
+      };
+      const first = a.registry.policy('trials')!.execute(trial);
+      await waitFor(() => gates.length === 1, 500);
+      const second = b.registry.policy('trials')!.execute(trial);
+      await waitFor(() => gates.length === 2, 500);
+      gates[0].resolve('ok');
+      await expect(first).resolves.toBe('ok');
+      await waitFor(() => held.length === 1, 500); // A's success is counted in Redis
+      gates[1].resolve('ok');
+      await expect(second).resolves.toBe('ok');
+      // B's success reaches successThreshold: B closes, A learns it over pub/sub
+      await waitFor(() => ba.state === 'closed' && bb.state === 'closed', 1_000);
+
+      const events = eventsOf(a.app);
+      held.forEach((resolve) => resolve());
+      await sleep(50);
+      expect(ba.state).toBe('closed');
+      expect(events.filter((e) => e.type === 'state-change')).toEqual([]);
+    } finally {
+      await apps.closeAll();
+      await own.quit();
+    }
+  });
+
+  it('a key created anew (expired or deleted) is adopted although its version starts again at 1', async () => {
+    const a = await instance();
+    const b = await instance();
+    const ba = a.registry.circuitBreaker('gateway')!;
+    const bb = b.registry.circuitBreaker('gateway')!;
+    ba.open(); // version 1
+    await waitFor(() => bb.state === 'open', 500);
+    ba.close(); // version 2
+    await waitFor(() => bb.state === 'closed', 500);
+    await stored('gateway', 'closed');
+
+    await admin.del(`${prefix}{gateway}`);
+    await sleep(5); // the new opening changes the state later than the closing did
+    ba.open(); // writes the key anew: version 1
+    await waitFor(() => bb.state === 'open', 500);
+    expect(await admin.hget(`${prefix}{gateway}`, 'version')).toBe('1');
   });
 
   it('keys carry the prefix and a TTL', async () => {
