@@ -268,6 +268,18 @@ describe('DeadLetterPublisher', () => {
       expect(publisher.stats()).toMatchObject({ published: 1, failedToPublish: 1, dropped: 1 });
     });
 
+    it('bounds the publish of a letter arriving after shutdown by publishTimeout', async () => {
+      const { publisher, queue, logger } = setup({ publishTimeout: 50 });
+      await publisher.close(1_000);
+      queue.mode = 'hang';
+      const started = Date.now();
+      await publisher.submit(letter('after-close'));
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(publisher.stats()).toMatchObject({ published: 0, failedToPublish: 1, dropped: 1 });
+      expect(logger.error.mock.calls[0][0]).toContain('within 50ms');
+      expect(logger.error.mock.calls[0][0]).toContain('"id":"after-close"');
+    });
+
     it('logs a letter whose first publish was in flight at close and then failed', async () => {
       const { publisher, queue, clock, logger } = setup({ publishTimeout: 100 });
       queue.mode = 'hang';

@@ -310,12 +310,27 @@ export class DeadLetterPublisher implements DeadLetterSink {
   }
 
   private async publishAfterClose(letter: DeadLetter): Promise<void> {
+    const limit = this.options.publishTimeout;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.queue.publish(letter);
+      await Promise.race([
+        Promise.resolve().then(() => this.queue.publish(letter)),
+        new Promise<never>((_resolve, reject) => {
+          // the module's timers are gone after shutdown: a plain timer that does not keep
+          // the process alive bounds the publish, so a hanging queue cannot hang the call
+          timer = setTimeout(
+            () => reject(new Error(`publish did not settle within ${limit}ms`)),
+            limit,
+          );
+          timer.unref();
+        }),
+      ]);
       this.published++;
     } catch (error) {
       this.failedToPublish++;
       this.lose(letter, 'arrived after shutdown and could not be published', error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
