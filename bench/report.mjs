@@ -189,3 +189,34 @@ export function printTables(rows, targets, memory, sustained, settings) {
   console.log(`\nTargets met: ${met} of ${targets.length}`);
   if (settings.rounds === 1) console.log('(quick run: figures are indicative only)');
 }
+
+/** The OpenTelemetry exporter's overhead on a decorated breaker call (noop workload). */
+export function printOpenTelemetry(timings) {
+  const otel = timings.noop?.otel;
+  if (!otel) return;
+  const base = otel.breaker.ns;
+  console.log('\nOpenTelemetry exporter, circuit breaker (Nest decorator), `async () => 42`\n');
+  console.log(
+    table(
+      ['application', 'ns/op', '× not instrumented'],
+      [
+        ['not instrumented', fmtNs(base), '1.00×'],
+        [
+          '`instrumentResilience()`, no SDK registered',
+          fmtNs(otel.breakerNoSdk.ns),
+          fmtRatio(otel.breakerNoSdk.ns / base),
+        ],
+        [
+          '`instrumentResilience()`, SDK registered (metrics + tracing)',
+          fmtNs(otel.breakerSdk.ns),
+          fmtRatio(otel.breakerSdk.ns / base),
+        ],
+        [
+          'the same with `callDuration: false` (no histogram)',
+          fmtNs(otel.breakerSdkNoHistogram.ns),
+          fmtRatio(otel.breakerSdkNoHistogram.ns / base),
+        ],
+      ],
+    ),
+  );
+}

@@ -16,8 +16,16 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { measure } from 'mitata';
 import { memoryPhase, sustainedPhase } from './phases.mjs';
-import { buildRows, evaluateTargets, printTables } from './report.mjs';
-import { cockatielFor, noop, opossumFor, oursNest, oursPure, workloads } from './subjects.mjs';
+import { buildRows, evaluateTargets, printOpenTelemetry, printTables } from './report.mjs';
+import {
+  cockatielFor,
+  noop,
+  opossumFor,
+  oursNest,
+  oursOpenTelemetry,
+  oursPure,
+  workloads,
+} from './subjects.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: flags } = parseArgs({
@@ -102,6 +110,8 @@ for (const [tag, work] of Object.entries(workloads)) {
     opossum: opossumFor(work),
   };
 }
+// the OpenTelemetry exporter's overhead on a decorated breaker call (noop workload only)
+subjects.noop.otel = await oursOpenTelemetry(ft, flags.dist);
 for (const byImpl of Object.values(subjects)) {
   for (const subject of Object.values(byImpl)) await subject.check?.();
 }
@@ -154,7 +164,7 @@ const memory = await memoryPhase(ft, nest, settings);
 const sustained = await sustainedPhase(nest.perWorkload.noop.stack, settings.sustainedMs, clock);
 
 for (const byImpl of Object.values(subjects)) {
-  for (const subject of Object.values(byImpl)) subject.close?.();
+  for (const subject of Object.values(byImpl)) await subject.close?.();
 }
 await nest.close();
 
@@ -162,6 +172,7 @@ await nest.close();
 const rows = buildRows(timings);
 const targets = evaluateTargets(timings, memory, sustained, settings);
 printTables(rows, targets, memory, sustained, settings);
+printOpenTelemetry(timings);
 console.log(`\nTotal time: ${elapsed()}; load average at the end ${load()}`);
 
 if (flags.json) {

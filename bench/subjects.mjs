@@ -241,3 +241,71 @@ export function opossumFor(work) {
     close: () => [breaker, stack, open].forEach((b) => b.shutdown()),
   };
 }
+
+/**
+ * The cost of `nestjs-fault-tolerance/opentelemetry` on a decorated breaker call: three
+ * applications, one not instrumented, one instrumented while no OpenTelemetry SDK is
+ * registered (it must subscribe to nothing), and one instrumented after an SDK (metrics with a
+ * reader that is never collected, tracing with the async-hooks context manager) was registered
+ * globally. The SDK stays registered until `close()`; the no-SDK instrumentation decided at
+ * instrumentation time and is not affected by it.
+ * @param {Record<string, any>} ft the built package (dist/)
+ * @param {string} dist its directory
+ */
+export async function oursOpenTelemetry(ft, dist) {
+  const { resolve } = await import('node:path');
+  const api = require('@opentelemetry/api');
+  const otel = require(resolve(dist, 'opentelemetry', 'index.js'));
+  const { MeterProvider, MetricReader } = require('@opentelemetry/sdk-metrics');
+  const { BasicTracerProvider } = require('@opentelemetry/sdk-trace-base');
+  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
+
+  const plain = await oursNest(ft);
+  const noSdk = await oursNest(ft);
+  const noSdkHandle = otel.instrumentResilience(noSdk.registry);
+  if (noSdkHandle.metrics || noSdkHandle.spanEvents) {
+    throw new Error('an OpenTelemetry SDK is registered: the no-SDK case cannot be measured');
+  }
+
+  class IdleReader extends MetricReader {
+    async onForceFlush() {}
+    async onShutdown() {}
+  }
+  const meterProvider = new MeterProvider({ readers: [new IdleReader()] });
+  const tracerProvider = new BasicTracerProvider();
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  api.metrics.setGlobalMeterProvider(meterProvider);
+  api.trace.setGlobalTracerProvider(tracerProvider);
+  api.context.setGlobalContextManager(contextManager);
+  const sdk = await oursNest(ft);
+  const sdkHandle = otel.instrumentResilience(sdk.registry);
+  if (!sdkHandle.metrics || !sdkHandle.spanEvents) throw new Error('the SDK was not detected');
+  // the same without the call duration histogram, the one instrument fed on the call's path
+  const sdkNoHistogram = await oursNest(ft);
+  const sdkNoHistogramHandle = otel.instrumentResilience(sdkNoHistogram.registry, {
+    callDuration: false,
+    meterName: 'bench-no-histogram',
+  });
+
+  const svc = (nest) => nest.perWorkload.noop;
+  return {
+    fns: {
+      breaker: () => svc(plain).fns.breaker(),
+      breakerNoSdk: () => svc(noSdk).fns.breaker(),
+      breakerSdk: () => svc(sdk).fns.breaker(),
+      breakerSdkNoHistogram: () => svc(sdkNoHistogram).fns.breaker(),
+    },
+    check: async () => {
+      for (const nest of [plain, noSdk, sdk, sdkNoHistogram]) await svc(nest).check();
+    },
+    close: async () => {
+      for (const handle of [noSdkHandle, sdkHandle, sdkNoHistogramHandle]) handle.dispose();
+      await Promise.all([plain, noSdk, sdk, sdkNoHistogram].map((nest) => nest.close()));
+      api.metrics.disable();
+      api.trace.disable();
+      api.context.disable();
+      await meterProvider.shutdown();
+      await tracerProvider.shutdown();
+    },
+  };
+}

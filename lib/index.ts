@@ -28,6 +28,8 @@ export type * from './registry/resilience-stats.interface';
 export type {
   BulkheadPressureEvent,
   BulkheadRejectedEvent,
+  CallObserver,
+  CallOutcome,
   CallRejectedEvent,
   ChaosEvent,
   ChaosOutcome,
@@ -38,6 +40,8 @@ export type {
   RateLimitedEvent,
   ResilienceEvent,
   RetryEvent,
+  SloRecoveredEvent,
+  SloViolationEvent,
   StateChangeEvent,
   StateChangeReason,
   StoreAvailableEvent,
@@ -57,6 +61,19 @@ export type {
   SharedCircuitState,
 } from './state-store/circuit-state-store.interface';
 
+// Live dashboard (off unless its module is imported; needs a token or a guard)
+export { ResilienceDashboardFeed, ResilienceDashboardModule } from './dashboard';
+export type {
+  DashboardError,
+  DashboardEvent,
+  DashboardMessageType,
+  DashboardSnapshot,
+  LatencySummary,
+  ResilienceDashboardAsyncOptions,
+  ResilienceDashboardFactoryOptions,
+  ResilienceDashboardOptions,
+} from './dashboard';
+
 // Health (Terminus indicator; @nestjs/terminus is loaded only when isHealthy() runs)
 export { ResilienceHealthIndicator } from './health/resilience.health-indicator';
 export type {
@@ -71,7 +88,20 @@ export type {
 
 // Dead-letter queue
 export { DEAD_LETTER_QUEUE } from './dead-letter/dead-letter.interface';
-export type { DeadLetterQueue } from './dead-letter/dead-letter.interface';
+export type {
+  ConsumableDeadLetterQueue,
+  DeadLetterHandler,
+  DeadLetterQueue,
+  DeadLetterSubscription,
+  DrainableDeadLetterQueue,
+} from './dead-letter/dead-letter.interface';
+export { MalformedDeadLetterError } from './dead-letter/dead-letter.codec';
+export { DeadLetterReplayError, replayDeadLetters } from './dead-letter/replay';
+export type {
+  DeadLetterReplayer,
+  ReplayDeadLettersOptions,
+  ReplayDeadLettersResult,
+} from './dead-letter/replay';
 export type { DeadLetterBufferOptions, DeadLetterOptions } from './dead-letter/dead-letter.options';
 export { InMemoryDeadLetterQueue } from './dead-letter/in-memory-dead-letter-queue';
 export { toJsonSafe } from './dead-letter/json-safe';
@@ -104,6 +134,7 @@ export { CircuitBreakerPolicy } from './circuit-breaker/circuit-breaker.policy';
 export type {
   CircuitSnapshot,
   CircuitTrialGate,
+  ForcedOpenReason,
   TrialOutcome,
 } from './circuit-breaker/circuit-breaker.policy';
 export type {
@@ -123,6 +154,8 @@ export { RateLimiterPolicy } from './rate-limit/rate-limiter.policy';
 export type { RateLimiterOptions } from './rate-limit/rate-limiter.options';
 export { FallbackPolicy } from './fallback/fallback.policy';
 export { ChaosPolicy } from './chaos/chaos.policy';
+export { SloPolicy } from './slo/slo.policy';
+export type { ResolvedSloOptions, SloOptions } from './slo/slo.options';
 export type {
   ChaosModuleOptions,
   ChaosOptions,

@@ -18,9 +18,21 @@ const ENTRIES = [
   { entry: 'index.d.ts', allow: ['@nestjs/common', '@nestjs/core', 'rxjs'] },
   { entry: 'index.d.mts', allow: ['@nestjs/common', '@nestjs/core', 'rxjs'] },
   // Sub-path entries get their own lists: each may add its optional peer.
-  { entry: 'redis/index.d.ts', allow: ['@nestjs/common', '@nestjs/core', 'rxjs', 'ioredis'] },
-  { entry: 'redis/index.d.mts', allow: ['@nestjs/common', '@nestjs/core', 'rxjs', 'ioredis'] },
+  ...subpath('redis', 'ioredis'),
+  ...subpath('rabbitmq', 'amqplib'),
+  ...subpath('nats', 'nats'),
+  ...subpath('prometheus', 'prom-client'),
+  ...subpath('opentelemetry', '@opentelemetry/api'),
 ];
+
+/** The .d.ts and .d.mts entries of one sub-path, allowed its own optional peer. */
+function subpath(name, peer) {
+  const allow = ['@nestjs/common', '@nestjs/core', 'rxjs', peer];
+  return [
+    { entry: `${name}/index.d.ts`, allow },
+    { entry: `${name}/index.d.mts`, allow },
+  ];
+}
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 

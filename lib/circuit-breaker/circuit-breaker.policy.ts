@@ -3,9 +3,9 @@ import type { Clock } from '../common/clock';
 import { CallAbortedError } from '../common/errors/call-aborted.error';
 import { CircuitOpenError } from '../common/errors/circuit-open.error';
 import { isResilienceError } from '../common/errors/resilience.error';
-import type { CircuitState, StateChangeReason } from '../common/events';
+import type { CallObserver, CallOutcome, CircuitState, StateChangeReason } from '../common/events';
 import { Policy, PolicyTime, rejectSoon, rootContext, Work } from '../common/policy';
-import { Scheduler, timeSourceFrom } from '../common/scheduler';
+import { Scheduler, setDetachedTimeout, timeSourceFrom } from '../common/scheduler';
 import { invalid, MAX_TIMER_DELAY } from '../common/validate';
 import {
   CircuitBreakerOptions,
@@ -56,6 +56,9 @@ export interface CircuitSnapshot {
 }
 
 const STATES: readonly CircuitState[] = ['closed', 'open', 'half-open'];
+
+/** Why `CircuitBreakerPolicy.open()` forces a breaker open. @publicApi */
+export type ForcedOpenReason = Extract<StateChangeReason, 'manual' | 'slo-violation'>;
 
 /** How a half-open trial call ended, as a `CircuitTrialGate` is told. @publicApi */
 export type TrialOutcome = 'success' | 'failure' | 'cancelled';
@@ -133,6 +136,8 @@ export class CircuitBreakerPolicy extends Policy {
   private rejectedCalls = 0;
   private slowCalls = 0;
   private lastError?: { name: string; message: string };
+  /** Told of every admitted call's outcome and duration (metrics exporters). @internal */
+  callObserver?: CallObserver;
 
   constructor(name: string, options?: Partial<CircuitBreakerOptions>, time?: PolicyTime) {
     super(name);
@@ -216,10 +221,12 @@ export class CircuitBreakerPolicy extends Policy {
   }
 
   /**
-   * Forces the breaker open now (reason `'manual'`); it turns half-open after `resetTimeout`.
-   * On a breaker that is already open, the timeout restarts and no event is emitted.
+   * Forces the breaker open now; it turns half-open after `resetTimeout`. On a breaker that is
+   * already open, the timeout restarts and no event is emitted.
+   * @param reason what the `'state-change'` event reports: `'manual'` (default), or
+   *   `'slo-violation'` when an SLO with `openCircuitBreaker` opens it.
    */
-  open(): void {
+  open(reason: ForcedOpenReason = 'manual'): void {
     const now = this.clock.now();
     this.settle(now);
     if (this.current === 'open') {
@@ -227,7 +234,7 @@ export class CircuitBreakerPolicy extends Policy {
       this.armTimer(this.options.resetTimeout);
       return;
     }
-    this.transition('open', 'manual', now);
+    this.transition('open', reason, now);
   }
 
   /** Resets the breaker to closed (reason `'manual'`), clearing its counts and window. */
@@ -389,6 +396,7 @@ export class CircuitBreakerPolicy extends Policy {
     const now = this.clock.now();
     const slow = now - start >= this.options.slowCallDuration;
     this.successfulCalls++;
+    if (this.callObserver !== undefined) this.observe(now - start, 'success');
     if (slow) this.slowCalls++;
     if (generation !== this.generation) return;
     this.window.record(now, false, slow);
@@ -423,6 +431,7 @@ export class CircuitBreakerPolicy extends Policy {
     this.failedCalls++;
     if (slow) this.slowCalls++;
     this.lastError = describeError(error);
+    if (this.callObserver !== undefined) this.observe(now - start, 'failure');
     if (generation !== this.generation) return;
     this.window.record(now, true, slow);
     this.failureCount++;
@@ -433,6 +442,15 @@ export class CircuitBreakerPolicy extends Policy {
       this.checkRates(now);
     } else if (this.failureCount >= this.options.failureThreshold) {
       this.transition('open', 'failure-threshold', now);
+    }
+  }
+
+  private observe(duration: number, outcome: CallOutcome): void {
+    try {
+      // a wall clock that stepped back must not make a negative duration (histogram sums)
+      this.callObserver?.(this.name, duration > 0 ? duration : 0, outcome);
+    } catch {
+      // an observer's failure must never change the outcome of a protected call
     }
   }
 
@@ -549,7 +567,9 @@ export class CircuitBreakerPolicy extends Policy {
     if (this.disposed) return;
     // longer delays fire at once in Node; onTimer re-arms for whatever is left
     const delay = Math.min(Math.max(1, ms), MAX_TIMER_DELAY);
-    const handle = this.scheduler.setTimeout(() => this.onTimer(handle), delay);
+    // outside the tripping call's async context: the timer outlives that call, and the
+    // half-open 'state-change' it emits belongs to no call (no span, no request)
+    const handle = setDetachedTimeout(this.scheduler, () => this.onTimer(handle), delay);
     (handle as { unref?: () => void } | null)?.unref?.();
     this.timer = handle;
   }

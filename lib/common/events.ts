@@ -12,7 +12,8 @@ export type StateChangeReason =
   | 'half-open-success'
   | 'half-open-failure'
   | 'manual'
-  | 'shared-state';
+  | 'shared-state'
+  | 'slo-violation';
 
 /** The kinds of policy. @publicApi */
 export type PolicyKind =
@@ -23,7 +24,8 @@ export type PolicyKind =
   | 'rateLimiter'
   | 'fallback'
   | 'deadLetter'
-  | 'chaos';
+  | 'chaos'
+  | 'slo';
 
 interface EventBase {
   /** Name of the policy that emitted the event. */
@@ -114,6 +116,42 @@ export interface ChaosEvent extends EventBase {
   latency: number;
 }
 
+/** Figures of an SLO's window when its state changed (module option `slo`). */
+interface SloEventBase extends EventBase {
+  /** The success ratio to meet. */
+  target: number;
+  /** Success ratio of the window (0..1). */
+  successRate: number;
+  /** Calls in the window. */
+  calls: number;
+  /** Failed calls in the window. */
+  failures: number;
+  /** Length of the window in ms. */
+  window: number;
+}
+/**
+ * The SLO of policy `name` is violated: its window holds at least `minimumCalls` calls and
+ * their success ratio fell below `target`. Emitted once per crossing. @publicApi
+ */
+export interface SloViolationEvent extends SloEventBase {
+  type: 'slo-violation';
+}
+/** A violated SLO is met again (or its window no longer holds `minimumCalls` calls). @publicApi */
+export interface SloRecoveredEvent extends SloEventBase {
+  type: 'slo-recovered';
+}
+
+/** How an admitted circuit-breaker call ended. @publicApi */
+export type CallOutcome = 'success' | 'failure';
+/**
+ * Told of every call a circuit breaker admitted, once it ends: the breaker's `name`, the
+ * call's `duration` in ms (module clock) and its outcome (an error that `isFailure` ignores
+ * is a success; a cancellation is not reported). Rejected calls are not calls here: see
+ * `'call-rejected'` events and `rejectedCalls`. Runs synchronously on the call's path: keep
+ * it cheap. @publicApi
+ */
+export type CallObserver = (name: string, duration: number, outcome: CallOutcome) => void;
+
 /** Everything `ResilienceRegistry.events$` emits, discriminated on `type`. @publicApi */
 export type ResilienceEvent =
   | StateChangeEvent
@@ -127,4 +165,6 @@ export type ResilienceEvent =
   | DeadLetterEvent
   | StoreUnavailableEvent
   | StoreAvailableEvent
-  | ChaosEvent;
+  | ChaosEvent
+  | SloViolationEvent
+  | SloRecoveredEvent;

@@ -57,6 +57,20 @@ export const SHARED_NAME_CONFLICT = (kind: string, name: string, first: string, 
   `Two ${kind} policies named "${name}" have different options (${first} and ${second}). ` +
   'Give them different names, or declare the options once (functions compare by identity, ' +
   'so share one function) and use the bare name elsewhere.';
+export const UNKNOWN_SLO = (name: string, known: readonly string[]) =>
+  `Invalid resilience option "slo.${name}": no decorated method and no policy set is named ` +
+  `"${name}". A method is measured under its circuit breaker's name, else its @UsePolicy set's ` +
+  'name, else ClassName.methodName' +
+  (known.length
+    ? `; the names here are: ${known.slice(0, 30).join(', ')}.`
+    : '; no method has a policy.');
+export const SLO_WITHOUT_BREAKER = (name: string) =>
+  `Invalid resilience option "slo.${name}.openCircuitBreaker": true needs a circuit breaker named ` +
+  `"${name}", and there is none. Give the method @CircuitBreaker('${name}') or the policy set a ` +
+  'circuitBreaker, or leave openCircuitBreaker out.';
+export const CALL_OBSERVER_NOT_A_FUNCTION = (value: unknown) =>
+  `ResilienceRegistry.observeCalls() needs a function (name, durationMs, outcome) => void; ` +
+  `got ${describe(value)}.`;
 
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);

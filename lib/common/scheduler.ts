@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { Clock, systemClock } from './clock';
 
 /**
@@ -85,4 +86,24 @@ export class TrackedScheduler implements Scheduler {
       onCancel?.();
     }
   }
+}
+
+/**
+ * The async context module-owned timers are armed in: the one this module was loaded in, that
+ * of no call. A timer keeps the context it was armed in alive and fires in it, so a timer that
+ * outlives the call that armed it (a shared timeout timer, a breaker's half-open timer) must
+ * not hold on to that call's request, span or store, nor run its events there. Only the
+ * context is used, so the resource is destroyed at once (async-hooks tools would otherwise
+ * list it as a handle never closed).
+ */
+const detachedScope = new AsyncResource('nestjs-fault-tolerance:timer');
+detachedScope.emitDestroy();
+
+/** Calls `scheduler.setTimeout(callback, ms)` outside every call's async context. @internal */
+export function setDetachedTimeout(
+  scheduler: Scheduler,
+  callback: () => void,
+  ms: number,
+): unknown {
+  return detachedScope.runInAsyncScope(scheduler.setTimeout, scheduler, callback, ms);
 }

@@ -31,6 +31,48 @@ export interface DeadLetter {
  */
 export interface DeadLetterQueue {
   publish(letter: DeadLetter): Promise<void>;
+  /**
+   * Optional: called once at application shutdown, after the module flushed its buffer to
+   * `publish`. Adapters close what they opened (never a client the user passed in).
+   */
+  close?(): Promise<void>;
+}
+
+/**
+ * Receives one letter read back from a queue. The letter counts as handled (acknowledged,
+ * removed) only when this returns or resolves; a throw or rejection leaves it in the queue.
+ * @publicApi
+ */
+export type DeadLetterHandler = (letter: DeadLetter) => unknown;
+
+/**
+ * A queue whose letters can be read back in one pass, as `InMemoryDeadLetterQueue` and the
+ * broker adapters can: what `replayDeadLetters()` needs.
+ * @publicApi
+ */
+export interface DrainableDeadLetterQueue extends DeadLetterQueue {
+  /**
+   * Hands the letters waiting now to `handler`, oldest first, one at a time. A letter leaves
+   * the queue only when the handler resolves. When the handler throws or rejects, the drain
+   * stops and rejects with that error; that letter and the ones after it stay queued.
+   * @returns how many letters were handled.
+   */
+  drain(handler: DeadLetterHandler): Promise<number>;
+}
+
+/** A running `consume()` subscription. @publicApi */
+export interface DeadLetterSubscription {
+  /** Stops taking letters and waits for the handler calls in flight to settle. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A queue that can hand letters to a long-running consumer (a worker that re-processes
+ * failed work as it arrives).
+ * @publicApi
+ */
+export interface ConsumableDeadLetterQueue extends DeadLetterQueue {
+  consume(handler: DeadLetterHandler, options?: object): Promise<DeadLetterSubscription>;
 }
 
 /** Injection token of the application's active dead-letter queue. @publicApi */

@@ -179,6 +179,30 @@ export class DeadLetterPublisher implements DeadLetterSink {
       );
     }
     this.closeDone = true;
+    await this.closeQueue(timeout);
+  }
+
+  /** Lets the queue close what it opened (`DeadLetterQueue.close`), within `timeout` ms. */
+  private async closeQueue(timeout: number): Promise<void> {
+    if (typeof this.queue.close !== 'function') return;
+    let timer: unknown;
+    try {
+      const outcome = await Promise.race([
+        Promise.resolve().then(() => this.queue.close?.()),
+        new Promise<typeof TIMED_OUT>((resolve) => {
+          timer = this.scheduler.setTimeout(() => resolve(TIMED_OUT), Math.max(0, timeout));
+        }),
+      ]);
+      if (outcome === TIMED_OUT) {
+        this.logger.warn(`The dead-letter queue did not close within ${timeout}ms.`);
+      }
+    } catch (error) {
+      this.logger.warn(
+        `The dead-letter queue failed to close: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    } finally {
+      this.scheduler.clearTimeout(timer);
+    }
   }
 
   /** Publishes one letter within `publishTimeout`; true when the queue accepted it. */

@@ -1,7 +1,7 @@
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
 import { checks } from '../common/validate';
 import { INVALID_OPTION } from '../common/resilience.messages';
-import type { DeadLetter, DeadLetterQueue } from './dead-letter.interface';
+import type { DeadLetter, DrainableDeadLetterQueue } from './dead-letter.interface';
 
 /**
  * The default dead-letter queue: letters kept in the process, oldest first, at most
@@ -10,7 +10,7 @@ import type { DeadLetter, DeadLetterQueue } from './dead-letter.interface';
  * matters.
  * @publicApi
  */
-export class InMemoryDeadLetterQueue implements DeadLetterQueue {
+export class InMemoryDeadLetterQueue implements DrainableDeadLetterQueue {
   /** Letters dropped because the queue was full. */
   dropped = 0;
   private items: DeadLetter[] = [];

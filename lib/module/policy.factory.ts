@@ -11,7 +11,7 @@ import type { FallbackHandler } from './resilience-module-options.interface';
 import type { DeadLetterOptions } from '../dead-letter/dead-letter.options';
 
 interface ConcreteSpec {
-  kind: PolicyKind;
+  kind: Exclude<PolicyKind, 'slo'>;
   name: string;
   options: unknown;
   /** Where it came from, for error messages. */
@@ -50,20 +50,38 @@ export class PolicyFactory {
       if (spec.kind === 'chaos' && !this.registry.options.chaos.enabled) continue; // off: no step
       policies.push(this.registry.getOrCreate(spec.kind, spec.name, spec.options));
     }
+    const measured = this.registry.withSlo(policies, this.sloName(specs, policies, target));
     return {
       target,
       policies: deadLetter
         ? this.registry.withDeadLetter(
-            policies,
+            measured,
             target, // API §6: the breaker's name if there is one, else ClassName.methodName
             target,
             deadLetter.options as DeadLetterOptions | undefined,
           )
-        : policies,
+        : measured,
       recovery,
       returns,
       exposesSignal: policies.some((p) => p.kind === 'timeout'),
     };
+  }
+
+  /**
+   * The name a method's calls are measured under for the module option `slo`: its circuit
+   * breaker's name, else the name of the `@UsePolicy` set it uses (of several, the one
+   * applied last, as for its policies), else `ClassName.methodName`.
+   */
+  private sloName(
+    specs: readonly PolicySpec[],
+    policies: readonly Policy[],
+    target: string,
+  ): string {
+    const breaker = policies.find((policy) => policy.kind === 'circuitBreaker');
+    if (breaker) return breaker.name;
+    let set: string | undefined;
+    for (const spec of specs) if (spec.kind === 'usePolicy') set = spec.name;
+    return set ?? target;
   }
 
   /** Records the options each named policy of these specs is declared with. */
@@ -95,8 +113,8 @@ export class PolicyFactory {
         }
         for (const [kind, options] of Object.entries(config)) {
           if (options === undefined) continue;
-          fromSets.set(kind as PolicyKind, {
-            kind: kind as PolicyKind,
+          fromSets.set(kind as ConcreteSpec['kind'], {
+            kind: kind as ConcreteSpec['kind'],
             name: setName,
             options,
             origin: `@UsePolicy('${setName}')`,

@@ -10,6 +10,7 @@ import type {
 import type { CircuitStateStore } from '../state-store/circuit-state-store.interface';
 import type { RateLimiterOptions } from '../rate-limit/rate-limiter.options';
 import type { RetryOptions } from '../retry/retry.options';
+import type { SloOptions } from '../slo/slo.options';
 import type { TimeoutOptions } from '../timeout/timeout.options';
 
 /** A fallback: the name of a method of the same class, or a function. @publicApi */
@@ -97,4 +98,13 @@ export interface ResilienceModuleOptions {
    * @default { enabled: false, random: Math.random }
    */
   chaos?: ChaosModuleOptions;
+  /**
+   * Service level objectives, by policy name: a method's circuit breaker name, else the name
+   * of the `@UsePolicy` set it uses, else `ClassName.methodName`; or a policy set's name for
+   * `registry.policy(name)`. Each tracks the success ratio of the final outcomes of those
+   * calls (after retries, before any fallback) over a rolling window; see `SloOptions`. A name
+   * that matches nothing fails bootstrap.
+   * @default {} (nothing measured, no cost)
+   */
+  slo?: Record<string, SloOptions>;
 }

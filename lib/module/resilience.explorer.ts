@@ -40,6 +40,8 @@ export class ResilienceExplorer implements OnModuleInit {
       for (const m of methods) this.factory.declare(m.specs, m.target);
     }
     for (const entry of found) this.protect(entry);
+    // every method is wired now: names of the module option `slo` can be checked
+    this.registry.checkSloNames();
   }
 
   /** The decorated methods of one provider or controller, if it has any. */
@@ -70,7 +72,7 @@ export class ResilienceExplorer implements OnModuleInit {
   }
 
   private protect({ wrapper, proto, isStatic, isClassProvider, methods }: Found): void {
-    const table = this.buildTable(proto, methods);
+    const table = this.buildTable(proto, methods, isStatic ? wrapper.instance : undefined);
     if (isStatic) {
       install(wrapper.instance as Host, table);
       return;
@@ -92,14 +94,24 @@ export class ResilienceExplorer implements OnModuleInit {
     return methods;
   }
 
-  private buildTable(proto: object, methods: DecoratedMethod[]): MethodTable {
+  /**
+   * The protected methods of one class. `instance` is the one instance of a static provider:
+   * its methods become replay targets (`replayDeadLetters`); request-scoped and transient
+   * classes have no single instance to replay on.
+   */
+  private buildTable(proto: object, methods: DecoratedMethod[], instance?: unknown): MethodTable {
     const table: MethodTable = {};
     Object.defineProperty(table, TABLE_OWNER, { value: this.registry });
     for (const { key, method, specs, target } of methods) {
       const plan = this.factory.plan(specs, target, proto, declaredReturnKind(proto, key));
+      const original = getOriginal(method);
+      this.registry.registerReplayTarget(
+        target,
+        instance === undefined ? undefined : { instance, plan, original },
+      );
       // nothing applies (only switched-off chaos): the trampoline calls the plain method
       if (plan.policies.length === 0 && !plan.recovery) continue;
-      table[key] = createInvoker(plan, getOriginal(method), this.registry);
+      table[key] = createInvoker(plan, original, this.registry);
     }
     return table;
   }

@@ -19,6 +19,7 @@ import {
 import { InMemoryDeadLetterQueue } from '../dead-letter/in-memory-dead-letter-queue';
 import { resolveRateLimiterOptions } from '../rate-limit/rate-limiter.options';
 import { resolveRetryOptions } from '../retry/retry.options';
+import { resolveSloModuleOptions, ResolvedSloOptions } from '../slo/slo.options';
 import { checkNothingShared, checkStateStore } from '../state-store/circuit-state-sync';
 import type { CircuitStateStore } from '../state-store/circuit-state-store.interface';
 import { resolveTimeoutOptions } from '../timeout/timeout.options';
@@ -41,6 +42,8 @@ export interface ResolvedModuleOptions {
   deadLetterBuffer: ResolvedDeadLetterBufferOptions;
   stateStore?: CircuitStateStore;
   chaos: ResolvedChaosModuleOptions;
+  /** Service level objectives by policy name. */
+  slo: Record<string, ResolvedSloOptions>;
 }
 
 /** The keys of `ResilienceModuleOptions`, of `defaults` and of a policy set. @internal */
@@ -56,6 +59,7 @@ export const MODULE_KEYS = [
   'deadLetterBuffer',
   'stateStore',
   'chaos',
+  'slo',
 ] as const;
 export const KIND_KEYS = ['circuitBreaker', 'retry', 'timeout', 'bulkhead', 'rateLimiter'] as const;
 export const POLICY_KEYS = [...KIND_KEYS, 'fallback', 'deadLetter', 'chaos'] as const;
@@ -169,6 +173,7 @@ export function resolveOptions(
     deadLetterBuffer: resolveDeadLetterBufferOptions(o.deadLetterBuffer),
     stateStore,
     chaos: resolveChaosModuleOptions(o.chaos),
+    slo: resolveSloModuleOptions(o.slo),
   };
 }
 

@@ -12,6 +12,7 @@ import type {
   SharedCircuitState,
 } from '../state-store/circuit-state-store.interface';
 import { ACQUIRE, RELEASE, REPORT, SET_STATE } from './redis-circuit-state.scripts';
+import { failFastSettings, redisClientFor } from './redis-client';
 
 /** Options of `RedisCircuitStateStore`. Every duration is in milliseconds. @publicApi */
 export interface RedisCircuitStateStoreOptions {
@@ -136,18 +137,11 @@ export class RedisCircuitStateStore implements CircuitStateStore {
     this.syncInterval = o.syncInterval ?? DEFAULTS.syncInterval;
     this.commandTimeout = o.commandTimeout ?? DEFAULTS.commandTimeout;
     this.channel = `${this.prefix}changes`;
-    if (o.client) {
-      this.client = o.client;
-      this.ownsClient = false;
-    } else {
-      const connection = o.connection ?? DEFAULTS.connection;
-      const settings = this.clientSettings();
-      this.client =
-        typeof connection === 'string'
-          ? new Redis(connection, settings)
-          : new Redis({ ...connection, ...settings });
-      this.ownsClient = true;
-    }
+    const { client, owned } = redisClientFor(o.client, o.connection ?? DEFAULTS.connection, () =>
+      this.clientSettings(),
+    );
+    this.client = client;
+    this.ownsClient = owned;
   }
 
   connect(context: CircuitStateStoreContext): Promise<void> {
@@ -525,16 +519,7 @@ export class RedisCircuitStateStore implements CircuitStateStore {
   }
 
   private clientSettings(): RedisOptions {
-    return {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: this.commandTimeout,
-      connectTimeout: Math.max(1_000, this.commandTimeout),
-      // how long disconnect() keeps a half-closed socket (and a timer) around
-      disconnectTimeout: this.commandTimeout,
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 1_000),
-    };
+    return failFastSettings(this.commandTimeout);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ioredis event listeners

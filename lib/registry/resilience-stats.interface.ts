@@ -6,6 +6,7 @@ import type { DeadLetterStats } from '../dead-letter/dead-letter.publisher';
 import type { FallbackStats } from '../fallback/fallback.policy';
 import type { RateLimiterStats } from '../rate-limit/rate-limiter.policy';
 import type { RetryStats } from '../retry/retry.policy';
+import type { SloStats } from '../slo/slo.policy';
 import type { TimeoutStats } from '../timeout/timeout.policy';
 
 export type {
@@ -17,6 +18,7 @@ export type {
   KeyedBulkheadStats,
   RateLimiterStats,
   RetryStats,
+  SloStats,
   TimeoutStats,
 };
 
@@ -32,4 +34,6 @@ export interface ResilienceStats {
   /** Fault injection (`@Chaos`); empty while the module option `chaos.enabled` is off. */
   chaos: Record<string, ChaosStats>;
   deadLetters: DeadLetterStats;
+  /** Service level objectives (module option `slo`), by policy name. */
+  slo: Record<string, SloStats>;
 }

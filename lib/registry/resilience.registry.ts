@@ -13,10 +13,15 @@ import { CircuitBreakerPolicy } from '../circuit-breaker/circuit-breaker.policy'
 import { PolicySet } from '../common/compose';
 import { BulkheadRejectedError } from '../common/errors/bulkhead-rejected.error';
 import { ResilienceConfigError } from '../common/errors/resilience-config.error';
-import type { PolicyKind, ResilienceEvent } from '../common/events';
+import type { CallObserver, PolicyKind, ResilienceEvent } from '../common/events';
 import type { Disposable } from '../common/emitter';
 import type { Policy } from '../common/policy';
-import { SHARED_NAME_CONFLICT } from '../common/resilience.messages';
+import {
+  CALL_OBSERVER_NOT_A_FUNCTION,
+  SHARED_NAME_CONFLICT,
+  SLO_WITHOUT_BREAKER,
+  UNKNOWN_SLO,
+} from '../common/resilience.messages';
 import { TrackedScheduler } from '../common/scheduler';
 import { FallbackPolicy } from '../fallback/fallback.policy';
 import type { ChaosOptions } from '../chaos/chaos.options';
@@ -24,6 +29,7 @@ import { ChaosPolicy } from '../chaos/chaos.policy';
 import { mergeOptions, ResolvedModuleOptions } from '../module/resolve-options';
 import { RESOLVED_OPTIONS } from '../module/resilience.constants';
 import { CONTRACT_ORDER } from '../module/policy-spec';
+import type { MethodPlan } from '../module/invoker';
 import { RateLimiterPolicy } from '../rate-limit/rate-limiter.policy';
 import { RetryPolicy } from '../retry/retry.policy';
 import { CircuitStateSync, sharedBreakerOptions } from '../state-store/circuit-state-sync';
@@ -31,10 +37,21 @@ import { DeadLetterPolicy, withDeadLetter } from '../dead-letter/dead-letter.pol
 import { DeadLetterPublisher } from '../dead-letter/dead-letter.publisher';
 import type { DeadLetterOptions } from '../dead-letter/dead-letter.options';
 import { TimeoutPolicy } from '../timeout/timeout.policy';
+import { SloPolicy } from '../slo/slo.policy';
+import type { SloStats } from '../slo/slo.policy';
 import type { ResilienceStats } from './resilience-stats.interface';
 
 type Bulkhead = BulkheadPolicy | KeyedBulkheadPolicy;
-type StatefulKind = Exclude<PolicyKind, 'deadLetter'>;
+
+/** A decorated method of a static provider, as `replayDeadLetters` re-runs it. @internal */
+export interface ReplayTarget {
+  instance: unknown;
+  plan: MethodPlan;
+  original: (...args: unknown[]) => unknown;
+}
+/** Why a target cannot be replayed through the registry. @internal */
+export type ReplayTargetProblem = 'not-static' | 'ambiguous';
+type StatefulKind = Exclude<PolicyKind, 'deadLetter' | 'slo'>;
 
 /**
  * One per application: every policy of the app by kind and name, their live stats,
@@ -103,6 +120,12 @@ export class ResilienceRegistry
         log: (message) => this.logger.log(message),
       });
     }
+    for (const [name, slo] of Object.entries(options.slo)) {
+      const tracker = new SloPolicy(name, slo, { clock: options.clock });
+      tracker.gate = this;
+      if (slo.openCircuitBreaker) tracker.onViolation = () => this.openForSlo(name);
+      this.slos.set(name, tracker);
+    }
   }
 
   /** Waits (bounded) until shared breakers have adopted their stored state. */
@@ -152,7 +175,7 @@ export class ResilienceRegistry
     if (!config) return undefined;
     const policies: Policy[] = [];
     for (const kind of CONTRACT_ORDER) {
-      if (kind === 'deadLetter' || config[kind] === undefined) continue;
+      if (kind === 'deadLetter' || kind === 'slo' || config[kind] === undefined) continue;
       if (kind === 'chaos' && !this.options.chaos.enabled) continue; // off: no step at all
       if (kind === 'fallback') {
         if (typeof config.fallback === 'function') {
@@ -162,13 +185,71 @@ export class ResilienceRegistry
       }
       policies.push(this.getOrCreate(kind, name, config[kind]));
     }
+    const measured = this.withSlo(policies, name);
     const chain =
       config.deadLetter === undefined
-        ? policies
-        : this.withDeadLetter(policies, name, name, config.deadLetter);
+        ? measured
+        : this.withDeadLetter(measured, name, name, config.deadLetter);
     const set = new PolicySet(name, chain, this);
     this.sets.set(name, set);
     return set;
+  }
+
+  /**
+   * Calls `observer` with the duration and outcome of every call that any circuit breaker of
+   * this application admits, present or future (what metrics exporters build histograms
+   * from). Durations are in ms of the module clock, never negative. Costs nothing while no
+   * observer is registered. `dispose()` ends this registration (the same function registered
+   * twice is called twice, until both are disposed).
+   * @throws ResilienceConfigError when `observer` is not a function.
+   */
+  observeCalls(observer: CallObserver): Disposable {
+    if (typeof observer !== 'function') {
+      throw new ResilienceConfigError(
+        CALL_OBSERVER_NOT_A_FUNCTION(observer),
+        'ResilienceRegistry',
+        'observer',
+        observer,
+      );
+    }
+    this.callObservers = [...this.callObservers, observer];
+    this.applyCallObservers();
+    let disposed = false;
+    return {
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        // this registration only: the same function may be registered more than once
+        const index = this.callObservers.indexOf(observer);
+        this.callObservers = this.callObservers.filter((_o, i) => i !== index);
+        this.applyCallObservers();
+      },
+    };
+  }
+
+  private callObservers: CallObserver[] = [];
+
+  /** The one function each breaker calls: undefined, the only observer, or a fan-out. */
+  private combinedCallObserver(): CallObserver | undefined {
+    const observers = this.callObservers;
+    if (observers.length === 0) return undefined;
+    if (observers.length === 1) return observers[0];
+    return (name, duration, outcome) => {
+      for (const observer of observers) {
+        try {
+          observer(name, duration, outcome);
+        } catch {
+          // one failing observer must not starve the others
+        }
+      }
+    };
+  }
+
+  private applyCallObservers(): void {
+    const combined = this.combinedCallObserver();
+    for (const policy of this.byKind.circuitBreaker.values()) {
+      (policy as CircuitBreakerPolicy).callObserver = combined;
+    }
   }
 
   /** A plain-JSON snapshot of every policy's counters. */
@@ -187,7 +268,14 @@ export class ResilienceRegistry
       fallbacks: collect('fallback'),
       chaos: collect('chaos'),
       deadLetters: this.deadLetters.stats(),
+      slo: this.sloStats(),
     };
+  }
+
+  private sloStats(): Record<string, SloStats> {
+    const out: Record<string, SloStats> = {};
+    for (const [name, tracker] of this.slos) out[name] = tracker.stats();
+    return out;
   }
 
   /**
@@ -251,6 +339,7 @@ export class ResilienceRegistry
           time,
         );
         sync?.attach(breaker);
+        breaker.callObserver = this.combinedCallObserver();
         return breaker;
       }
       case 'retry':
@@ -303,7 +392,7 @@ export class ResilienceRegistry
 
   private forwardAll(): void {
     this.deadLetterForwarding ??= this.deadLetters.onEvent(this.forward);
-    for (const map of Object.values(this.byKind)) {
+    for (const map of [...Object.values(this.byKind), this.slos]) {
       for (const policy of map.values()) {
         if (!this.forwarding.has(policy)) this.forwarding.set(policy, policy.onEvent(this.forward));
       }
@@ -317,6 +406,69 @@ export class ResilienceRegistry
     this.forwarding.clear();
   }
 
+  // ---- service level objectives (module option `slo`) ---------------------------------
+
+  /** The SLO tracker of each name the module option `slo` configures. */
+  private readonly slos = new Map<string, SloPolicy>();
+  /** Every name a method or policy set is measured under, whether or not it has an SLO. */
+  private readonly sloNames = new Set<string>();
+
+  /** The SLO tracker of that name (module option `slo`), or undefined. */
+  slo(name: string): SloPolicy | undefined {
+    return this.slos.get(name);
+  }
+
+  /**
+   * Puts the SLO step of `name` in front of `policies` (after a leading fallback) when the
+   * module option `slo` configures one; otherwise returns `policies` as they are.
+   * @internal
+   */
+  withSlo(policies: Policy[], name: string): Policy[] {
+    this.sloNames.add(name);
+    const tracker = this.slos.get(name);
+    if (tracker === undefined) return policies;
+    const at = policies[0]?.kind === 'fallback' ? 1 : 0;
+    return [...policies.slice(0, at), tracker, ...policies.slice(at)];
+  }
+
+  /** Forces the breaker of an SLO that was just violated open, unless it is open already. */
+  private openForSlo(name: string): void {
+    const breaker = this.circuitBreaker(name);
+    if (breaker !== undefined && breaker.state !== 'open') breaker.open('slo-violation');
+  }
+
+  /**
+   * Every `slo` name must be a policy set's or the name some decorated method is measured
+   * under, and `openCircuitBreaker` needs a breaker of that name. Called once every method
+   * is wired (end of the explorer's `onModuleInit`), so that a bad name fails bootstrap
+   * before any `onApplicationBootstrap` hook (metrics exporters) has registered anything.
+   * @throws ResilienceConfigError naming `slo.<name>` or `slo.<name>.openCircuitBreaker`.
+   * @internal
+   */
+  checkSloNames(): void {
+    const sets = this.options.policies;
+    for (const [name, tracker] of this.slos) {
+      if (!this.sloNames.has(name) && sets[name] === undefined) {
+        const known = [...new Set([...this.sloNames, ...Object.keys(sets)])].sort();
+        throw new ResilienceConfigError(UNKNOWN_SLO(name, known), name, `slo.${name}`, {
+          ...tracker.options,
+        });
+      }
+      if (
+        tracker.options.openCircuitBreaker &&
+        !this.byKind.circuitBreaker.has(name) &&
+        sets[name]?.circuitBreaker === undefined
+      ) {
+        throw new ResilienceConfigError(
+          SLO_WITHOUT_BREAKER(name),
+          name,
+          `slo.${name}.openCircuitBreaker`,
+          true,
+        );
+      }
+    }
+  }
+
   private lookup(kind: StatefulKind, name: string): Policy | undefined {
     const found = this.byKind[kind].get(name);
     if (found) return found;
@@ -326,6 +478,35 @@ export class ResilienceRegistry
       return this.byKind[kind].get(name);
     }
     return undefined;
+  }
+
+  // ---- replay targets (replayDeadLetters) -------------------------------------------
+
+  /** `ClassName.methodName` → the decorated method to re-run letters of that target on. */
+  private readonly replayTargets = new Map<string, ReplayTarget | ReplayTargetProblem>();
+
+  /**
+   * Records the method behind a dead letter's `target`. `undefined` marks a method that has
+   * no single instance (request-scoped or transient provider). Two different instances
+   * under one target make it ambiguous.
+   * @internal
+   */
+  registerReplayTarget(target: string, entry: ReplayTarget | undefined): void {
+    const prior = this.replayTargets.get(target);
+    if (entry === undefined) {
+      if (prior === undefined) this.replayTargets.set(target, 'not-static');
+      return;
+    }
+    if (prior === undefined || prior === 'not-static') {
+      this.replayTargets.set(target, entry);
+    } else if (prior === 'ambiguous' || prior.instance !== entry.instance) {
+      this.replayTargets.set(target, 'ambiguous');
+    }
+  }
+
+  /** The method behind `target`, or why there is none. @internal */
+  replayTarget(target: string): ReplayTarget | ReplayTargetProblem | undefined {
+    return this.replayTargets.get(target);
   }
 
   // ---- shutdown gate (API §7) ------------------------------------------------------

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { FakeClock, flush } from '../../test/utils/fake-clock';
 import { deferred, settle } from '../../test/utils/promises';
 import { recordUnhandledRejections } from '../../test/utils/unhandled-rejections';
@@ -437,6 +438,85 @@ describe('TimeoutPolicy', () => {
       await expect(result).resolves.toBe('two');
       expect(handles[0].unref).toHaveBeenCalledTimes(2);
       expect(handles).toHaveLength(1);
+    });
+  });
+
+  describe('async context', () => {
+    const storage = new AsyncLocalStorage<string>();
+
+    it('arms the shared timer outside the context of the call that happens to arm it', async () => {
+      const clock = new FakeClock();
+      const armedIn: Array<string | undefined> = [];
+      const scheduler: Scheduler = {
+        setTimeout: (callback, ms) => {
+          armedIn.push(storage.getStore()); // a Node timer keeps (and fires in) this context
+          return clock.setTimeout(callback, ms);
+        },
+        clearTimeout: (handle) => clock.clearTimeout(handle),
+      };
+      const policy = new TimeoutPolicy('detached', 100, { clock, scheduler });
+      policy.onEvent(() => undefined);
+      const first = storage.run('request A', () => settle(policy.run(never, undefined), clock));
+      await clock.advance(50);
+      const second = storage.run('request B', () => settle(policy.run(never, undefined), clock));
+      await clock.advance(100); // fires for A, re-arms for B, fires for B
+      expect(first.error).toBeInstanceOf(TimeoutError);
+      expect(second.error).toBeInstanceOf(TimeoutError);
+      expect(armedIn).toEqual([undefined, undefined]);
+    });
+
+    it('with real timers: each timeout event in its own call context, aborts in none', async () => {
+      const policy = new TimeoutPolicy('contexts', 20);
+      const seen: string[] = [];
+      const subscription = policy.onEvent((event) => {
+        if (event.type === 'timeout') seen.push(`event in ${storage.getStore()}`);
+      });
+      const call = (name: string) =>
+        storage.run(name, () =>
+          policy.run(
+            (context) =>
+              new Promise<never>((_resolve, reject) =>
+                context.onAbort((reason) => {
+                  seen.push(`${name} aborted in ${storage.getStore()}`);
+                  reject(reason);
+                }),
+              ),
+            undefined,
+          ),
+        );
+      try {
+        const a = call('A');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const b = call('B'); // its deadline comes later: the timer re-arms for it
+        await expect(a).rejects.toBeInstanceOf(TimeoutError);
+        await expect(b).rejects.toBeInstanceOf(TimeoutError);
+        await expect(call('C')).rejects.toBeInstanceOf(TimeoutError); // after the list emptied
+        expect(seen).toEqual([
+          'event in A',
+          'A aborted in undefined',
+          'event in B',
+          'B aborted in undefined',
+          'event in C',
+          'C aborted in undefined',
+        ]);
+      } finally {
+        subscription.dispose();
+        policy.dispose();
+      }
+    });
+
+    it('emits in no call context for a call made before anyone listened', async () => {
+      const policy = new TimeoutPolicy('late listener', 20);
+      const seen: Array<string | undefined> = [];
+      try {
+        const call = storage.run('early', () => policy.run(never, undefined));
+        const subscription = policy.onEvent(() => seen.push(storage.getStore()));
+        await expect(call).rejects.toBeInstanceOf(TimeoutError);
+        subscription.dispose();
+        expect(seen).toEqual([undefined]);
+      } finally {
+        policy.dispose();
+      }
     });
   });
 });

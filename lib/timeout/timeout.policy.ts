@@ -1,7 +1,8 @@
+import { AsyncResource } from 'node:async_hooks';
 import { CallContext, ChildContext } from '../common/call-context';
 import { TimeoutError } from '../common/errors/timeout.error';
 import { invoke, Policy, PolicyTime, Work } from '../common/policy';
-import { TimeSource, timeSourceFrom } from '../common/scheduler';
+import { setDetachedTimeout, TimeSource, timeSourceFrom } from '../common/scheduler';
 import { resolveTimeoutOptions, ResolvedTimeoutOptions, TimeoutOptions } from './timeout.options';
 
 /** Counters of one timeout policy (`ResilienceRegistry.stats().timeouts[name]`). @publicApi */
@@ -12,11 +13,20 @@ export interface TimeoutStats {
   timeouts: number;
 }
 
+/** Async resource type of a call's context, kept for its `'timeout'` event. */
+const CALL_SCOPE = 'nestjs-fault-tolerance:timeout-call';
+
 /** One call in flight, linked in deadline order. @internal */
 class InFlight {
   prev: InFlight | undefined = undefined;
   next: InFlight | undefined = undefined;
   settled = false;
+  /**
+   * The async context of the call, taken only while someone listens to events, so that a
+   * `'timeout'` listener (tracing) sees the timed-out call's context: the shared timer fires
+   * outside every call. Dropped once the call has settled or timed out.
+   */
+  scope: AsyncResource | undefined = undefined;
 
   constructor(
     readonly deadline: number,
@@ -40,7 +50,10 @@ interface RefHandle {
  * Every call has the same duration, so deadlines come in call order. The policy keeps
  * its calls in a FIFO list and runs a single timer for the oldest deadline, instead of a
  * timer per call. A call that settles leaves the list at once; the timer may stay armed
- * for an empty list until it fires (it then does not hold the process open).
+ * for an empty list until it fires (it then does not hold the process open). The timer
+ * runs outside every call's async context (AsyncLocalStorage): aborts run in none, and a
+ * `'timeout'` event is emitted in the context of the call that timed out when the policy
+ * had a listener as that call started (tracing puts it on the call's span).
  * @publicApi
  */
 export class TimeoutPolicy extends Policy {
@@ -73,6 +86,8 @@ export class TimeoutPolicy extends Policy {
     const work = invoke(fn, child);
     return new Promise<T>((resolve, reject) => {
       const entry = new InFlight(deadline, child, resolve as (value: unknown) => void, reject);
+      // an AsyncResource, not AsyncLocalStorage.snapshot(): the latter costs ~10 µs on Node 20
+      if (this.emitter.hasListeners) entry.scope = new AsyncResource(CALL_SCOPE);
       this.enqueue(entry);
       work.then(
         (value) => this.settle(entry, value, false),
@@ -121,6 +136,10 @@ export class TimeoutPolicy extends Policy {
   private settle(entry: InFlight, outcome: unknown, failed: boolean): void {
     if (entry.settled) return; // timed out before: the late result is dropped
     entry.settled = true;
+    if (entry.scope) {
+      entry.scope.emitDestroy();
+      entry.scope = undefined;
+    }
     this.unlink(entry);
     entry.context.release();
     if (!this.head && this.armed) (this.handle as RefHandle | null)?.unref?.();
@@ -131,7 +150,13 @@ export class TimeoutPolicy extends Policy {
   private arm(deadline: number): void {
     if (this.disposed) return;
     this.armed = true;
-    this.handle = this.time.scheduler.setTimeout(
+    const scheduler = this.time.scheduler;
+    // Armed outside every call's async context: a timer keeps the context it was armed in
+    // alive and fires in it, and this one serves all calls (it is re-armed from its own
+    // callback), so it must neither hold on to the call that happened to arm it nor run the
+    // other calls' aborts and events in that call's context.
+    this.handle = setDetachedTimeout(
+      scheduler,
       this.fire,
       Math.max(0, deadline - this.time.clock.now()),
     );
@@ -163,14 +188,19 @@ export class TimeoutPolicy extends Policy {
   private expire(entry: InFlight, now: number): void {
     this.timeouts++;
     const error = new TimeoutError(this.name, this.options.timeout);
+    const scope = entry.scope;
+    entry.scope = undefined;
     if (this.emitter.hasListeners) {
-      this.emitter.emit({
+      const event = {
         type: 'timeout',
         name: this.name,
         timeout: this.options.timeout,
         at: now,
-      });
+      } as const;
+      if (scope) scope.runInAsyncScope(this.emitter.emit, this.emitter, event);
+      else this.emitter.emit(event);
     }
+    scope?.emitDestroy();
     entry.reject(error); // the caller learns now, not when the work ends
     try {
       entry.context.abort(error);

@@ -1,9 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { ResilienceModule, ResilienceModuleOptions } from '../../lib';
+import { ResilienceDashboardModule, ResilienceModule, ResilienceModuleOptions } from '../../lib';
 import { loadConfig, SampleConfig } from './config';
+import { createDeadLetterQueue } from './dead-letter-queue';
 import { ChaosDemoModule } from './chaos/chaos-demo.module';
 import { DownstreamModule } from './downstream/downstream.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { PaymentsModule } from './payments/payments.module';
 import { ResilienceAdminModule } from './resilience/resilience-admin.module';
 
@@ -32,6 +34,11 @@ export function resilienceOptions(config: SampleConfig): ResilienceModuleOptions
       },
     },
     httpErrors: true,
+    // at least 95 % of gateway calls succeed over the last minute (after retries); the
+    // dashboard, /metrics and 'slo-violation' events show how much error budget is left
+    slo: { 'payments-gateway': { target: 0.95, window: 60_000, minimumCalls: 20 } },
+    // DEAD_LETTER_QUEUE=redis|rabbitmq|nats sends the letters to a broker (default: in memory)
+    deadLetterQueue: createDeadLetterQueue(config),
     // fault injection only when asked for (CHAOS=1); off, @Chaos costs nothing
     chaos: { enabled: config.chaos },
   };
@@ -49,6 +56,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         ResilienceModule.forRoot(resilienceOptions(config)),
+        // live dashboard at /resilience/dashboard?token=… (DASHBOARD_TOKEN)
+        ResilienceDashboardModule.forRoot({ token: config.dashboardToken }),
         DownstreamModule.forRoot({
           port: config.downstreamPort,
           failureRate: config.failureRate,
@@ -58,6 +67,7 @@ export class AppModule {
         ResilienceAdminModule,
         ChaosDemoModule,
         HealthModule,
+        MetricsModule,
       ],
     };
   }

@@ -15,6 +15,19 @@ export interface SampleConfig {
   breakerResetTimeout: number;
   /** Turns on fault injection (`@Chaos`, see chaos/) when `CHAOS=1` (default off). */
   chaos: boolean;
+  /**
+   * Token of the live dashboard at `/resilience/dashboard?token=…` (`DASHBOARD_TOKEN`,
+   * default 'change-me', fine on a laptop only: set your own anywhere else).
+   */
+  dashboardToken: string;
+  /**
+   * Where dead letters go (`DEAD_LETTER_QUEUE`): `memory` (default, no server needed),
+   * `redis`, `rabbitmq` or `nats`, on the broker's local default address unless
+   * `DEAD_LETTER_URL` gives another.
+   */
+  deadLetterQueue: DeadLetterBackend;
+  /** Broker address for `deadLetterQueue` (`DEAD_LETTER_URL`; default: the broker's local one). */
+  deadLetterUrl?: string;
 }
 
 export const DEFAULT_CONFIG: SampleConfig = {
@@ -24,6 +37,8 @@ export const DEFAULT_CONFIG: SampleConfig = {
   latencyMs: 50,
   breakerResetTimeout: 10_000,
   chaos: false,
+  dashboardToken: 'change-me',
+  deadLetterQueue: 'memory',
 };
 
 /** Reads the configuration from environment variables, falling back to the defaults. */
@@ -39,6 +54,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SampleConfig {
       DEFAULT_CONFIG.breakerResetTimeout,
     ),
     chaos: env.CHAOS === '1' || env.CHAOS === 'true',
+    dashboardToken: env.DASHBOARD_TOKEN || DEFAULT_CONFIG.dashboardToken,
+    deadLetterQueue: readBackend(env.DEAD_LETTER_QUEUE),
+    deadLetterUrl: env.DEAD_LETTER_URL || undefined,
   };
 }
 
@@ -50,4 +68,18 @@ function readNumber(env: NodeJS.ProcessEnv, key: string, fallback: number): numb
     throw new Error(`${key} must be a number >= 0; got '${raw}'.`);
   }
   return value;
+}
+
+/** The dead-letter queues the sample can use. */
+export const DEAD_LETTER_BACKENDS = ['memory', 'redis', 'rabbitmq', 'nats'] as const;
+export type DeadLetterBackend = (typeof DEAD_LETTER_BACKENDS)[number];
+
+function readBackend(raw: string | undefined): DeadLetterBackend {
+  const value = (raw ?? '').trim() || 'memory';
+  if (!(DEAD_LETTER_BACKENDS as readonly string[]).includes(value)) {
+    throw new Error(
+      `DEAD_LETTER_QUEUE must be one of ${DEAD_LETTER_BACKENDS.join(', ')}; got '${value}'.`,
+    );
+  }
+  return value as DeadLetterBackend;
 }

@@ -202,6 +202,35 @@ describe.each(ADAPTERS)('sample app (%s)', (adapter) => {
     });
   });
 
+  it('replays the dead letters once the gateway is back, with the customer restored', async () => {
+    await start();
+    await http().put('/downstream').send({ failureRate: 1 }).expect(200);
+    await http().post('/payments').set('Idempotency-Key', 'order-21').send(charge).expect(502);
+
+    // the three failed attempts opened the breaker: the replay is refused at once, the
+    // letter stays and no second letter is written
+    const again = await http().post('/resilience/dead-letters/replay').expect(200);
+    expect(again.body).toMatchObject({
+      replayed: 0,
+      failed: { target: 'PaymentsClient.charge', error: { name: 'CircuitOpenError' } },
+      stats: { published: 1 },
+    });
+    expect((await http().get('/resilience/dead-letters').expect(200)).body.letters).toHaveLength(1);
+
+    await http().post(`/resilience/breakers/${GATEWAY}/close`).expect(200);
+    await http().put('/downstream').send({ failureRate: 0 }).expect(200);
+    const before = (await downstream()).requests;
+    const { body } = await http().post('/resilience/dead-letters/replay').expect(200);
+    expect(body).toMatchObject({ replayed: 1, stats: { published: 1 } });
+    expect(body.failed).toBeUndefined();
+    expect((await downstream()).requests - before).toBe(1);
+    expect((await http().get('/resilience/dead-letters').expect(200)).body.letters).toEqual([]);
+    // the gateway stored the replayed charge with the real customer: the same key finds it
+    const stored = await http().post('/payments').set('Idempotency-Key', 'order-21').send(charge);
+    expect(stored.status).toBe(201);
+    expect(stored.body).toMatchObject({ customerId: 'c1', amount: 1250 });
+  });
+
   it('opens and closes the breaker by hand', async () => {
     await start({ breakerResetTimeout: 60_000 });
 

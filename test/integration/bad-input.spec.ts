@@ -23,6 +23,7 @@ import {
 import { KIND_KEYS, MODULE_KEYS, POLICY_KEYS } from '../../lib/module/resolve-options';
 import { RATE_LIMITER_OPTION_KEYS } from '../../lib/rate-limit/rate-limiter.options';
 import { RETRY_OPTION_KEYS } from '../../lib/retry/retry.options';
+import { SLO_OPTION_KEYS } from '../../lib/slo/slo.options';
 import { TIMEOUT_OPTION_KEYS } from '../../lib/timeout/timeout.options';
 import { useTestApps } from '../fixtures/testing-app';
 
@@ -195,7 +196,17 @@ const MODULE: KeyTable = {
   chaos: { bad: OBJECT },
   'chaos.enabled': { bad: BOOL },
   'chaos.random': { bad: FN },
+  slo: { bad: OBJECT },
 };
+
+/** The options of one entry of the module option `slo` (checked as `slo.<name>.<key>`). */
+const SLO: KeyTable = {
+  target: { bad: [0, 1, -0.5, 1.5, NaN, Infinity, '0.99', null] },
+  window: { bad: [0, -1, NaN, Infinity, -Infinity, '60000', null] },
+  minimumCalls: { bad: POSITIVE_INT },
+  openCircuitBreaker: { bad: BOOL },
+};
+const SLO_BASE = { target: 0.99, window: 60_000 };
 
 /** Keys read when the module is registered: a forRootAsync factory cannot set them. */
 const REGISTRATION_KEYS = new Set(['isGlobal', 'httpErrors']);
@@ -524,12 +535,58 @@ const argumentRows: Row[] = [
   },
 ];
 
+/** `slo.<name>.<key>`: each bad value through forRoot and forRootAsync, then whole entries. */
+const sloRows: Row[] = [
+  ...Object.entries(SLO).flatMap(([key, { bad }]) =>
+    bad.flatMap((value): Row[] => {
+      const options = { slo: { api: setPath(SLO_BASE, key, value) } } as never;
+      return [
+        {
+          label: `slo.api.${key}: ${show(value)}`,
+          build: () => withModule(options),
+          key: `slo.api.${key}`,
+        },
+        {
+          label: `forRootAsync factory returning slo.api.${key}: ${show(value)}`,
+          build: () => withAsyncModule(options),
+          key: `slo.api.${key}`,
+        },
+      ];
+    }),
+  ),
+  ...(
+    [
+      ['slo.api', { slo: { api: 5 } }],
+      ['slo.api', { slo: { api: null } }],
+      ['slo.api.traget', { slo: { api: { ...SLO_BASE, traget: 0.9 } } }],
+      ['slo.api.target', { slo: { api: { window: 60_000 } } }],
+      ['slo.api.window', { slo: { api: { target: 0.99 } } }],
+    ] as Array<[string, object]>
+  ).map(([key, options]) => ({
+    label: `${key} in ${JSON.stringify(options)}`,
+    build: () => withModule(options as never),
+    key,
+  })),
+  {
+    label: 'slo for a name no method or policy set has',
+    build: () => withModule({ slo: { 'Target.cal': SLO_BASE } }, Retry()),
+    key: 'slo.Target.cal',
+  },
+  {
+    label: 'slo.Target.call.openCircuitBreaker without a breaker of that name',
+    build: () =>
+      withModule({ slo: { 'Target.call': { ...SLO_BASE, openCircuitBreaker: true } } }, Retry()),
+    key: 'slo.Target.call.openCircuitBreaker',
+  },
+];
+
 const ROWS = [
   ...decoratorRows,
   ...moduleKindRows,
   ...moduleRows,
   ...crossFieldRows,
   ...argumentRows,
+  ...sloRows,
 ];
 
 describe('bad input fails bootstrap with a ResilienceConfigError naming the option', () => {
@@ -572,6 +629,10 @@ describe('the bad-input table covers every option the validators know', () => {
       ...dotted('chaos.', CHAOS_MODULE_OPTION_KEYS),
     ];
     expect(Object.keys(MODULE).sort()).toEqual(known.sort());
+  });
+
+  it('slo.<name>.*: one row per known key, and no row for an unknown one', () => {
+    expect(Object.keys(SLO).sort()).toEqual([...SLO_OPTION_KEYS].sort());
   });
 
   it('every kind a policy set or the defaults take has a row', () => {

@@ -156,6 +156,7 @@ describe('ResilienceRegistry', () => {
         'fallbacks',
         'rateLimiters',
         'retries',
+        'slo',
         'timeouts',
       ]);
     });

@@ -73,6 +73,9 @@ const APPS = [
   },
 ];
 
+/** The optional peers of the sub-paths, installed in every app and hidden for one check. */
+const OPTIONAL_PEERS = ['ioredis', 'amqplib', 'nats', 'prom-client', '@opentelemetry/api'];
+
 /** Files the tarball must hold, and paths it must not. */
 const REQUIRED_FILES = [
   'package.json',
@@ -80,10 +83,9 @@ const REQUIRED_FILES = [
   'dist/index.mjs',
   'dist/index.d.ts',
   'dist/index.d.mts',
-  'dist/redis/index.js',
-  'dist/redis/index.mjs',
-  'dist/redis/index.d.ts',
-  'dist/redis/index.d.mts',
+  ...['redis', 'rabbitmq', 'nats', 'prometheus', 'opentelemetry'].flatMap((sub) =>
+    ['index.js', 'index.mjs', 'index.d.ts', 'index.d.mts'].map((file) => `dist/${sub}/${file}`),
+  ),
 ];
 const FORBIDDEN_FILES = [
   /\.spec\.(?:js|d\.ts)$/,
@@ -242,7 +244,12 @@ function writeApp(app, dir, tarball) {
       '@nestjs/platform-express': app.nest,
       'reflect-metadata': '^0.2.0',
       rxjs: '^7.8.0',
-      ioredis: '^5.0.0', // for nestjs-fault-tolerance/redis (checkRedisSubpath)
+      // optional peers of the sub-paths (checkSubpaths)
+      ioredis: '^5.0.0',
+      amqplib: '^2.0.0',
+      nats: '^2.18.0',
+      'prom-client': '^15.0.0',
+      '@opentelemetry/api': '^1.4.0',
     },
   };
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -251,11 +258,12 @@ function writeApp(app, dir, tarball) {
     copyFileSync(join(fixtures, file), join(dir, file));
   }
   copyFileSync(join(fixtures, 'consumer.ts.txt'), join(dir, 'consumer.ts'));
-  for (const file of ['redis-subpath.cjs', 'without-ioredis.mjs']) {
+  for (const file of ['redis-subpath.cjs', 'observability-subpaths.cjs', 'without-peers.mjs']) {
     copyFileSync(join(fixtures, file), join(dir, file));
   }
   copyFileSync(join(fixtures, 'health-consumer.ts.txt'), join(dir, 'health-consumer.ts'));
   copyFileSync(join(fixtures, 'redis-consumer.ts.txt'), join(dir, 'redis-consumer.ts'));
+  copyFileSync(join(fixtures, 'subpaths-consumer.ts.txt'), join(dir, 'subpaths-consumer.ts'));
   const tsconfig = {
     compilerOptions: {
       target: 'ES2022',
@@ -270,7 +278,7 @@ function writeApp(app, dir, tarball) {
       typeRoots: [join(root, 'node_modules', '@types')],
       types: ['node'],
     },
-    files: ['consumer.ts', 'health-consumer.ts', 'redis-consumer.ts'],
+    files: ['consumer.ts', 'health-consumer.ts', 'redis-consumer.ts', 'subpaths-consumer.ts'],
   };
   writeFileSync(join(dir, 'tsconfig.json'), `${JSON.stringify(tsconfig, null, 2)}\n`);
 }
@@ -343,7 +351,7 @@ async function testApp(app, dir, tarball) {
   versions.terminus = installedVersion(dir, '@nestjs/terminus');
   log(`${app.name}: added @nestjs/terminus ${versions.terminus} in ${seconds(addTerminus.ms)}`);
 
-  timings.redis = await checkRedisSubpath(dir);
+  timings.subpaths = await checkSubpaths(dir);
 
   // Run first, while the other apps may still be installing, then type-check.
   const exec = await run(process.execPath, [app.entry], {
@@ -391,11 +399,12 @@ async function testApp(app, dir, tarball) {
 }
 
 /**
- * The sub-path nestjs-fault-tolerance/redis: loaded through require() and import() with
- * ioredis installed, then the root package loaded with ioredis moved out of node_modules
- * (and put back). Returns the time taken.
+ * The sub-paths (redis, rabbitmq, nats, prometheus, opentelemetry): loaded through require()
+ * and import() with their peers installed and used against the local Redis, RabbitMQ and NATS;
+ * then the root package loaded with every optional peer moved out of node_modules (and put
+ * back), each sub-path failing with the name of its peer. Returns the time taken.
  */
-async function checkRedisSubpath(dir) {
+async function checkSubpaths(dir) {
   const t0 = Date.now();
   const step = async (file, name) => {
     const result = await run(process.execPath, [file], {
@@ -411,13 +420,18 @@ async function checkRedisSubpath(dir) {
     }
   };
   await step('redis-subpath.cjs', 'redis');
-  const installed = join(dir, 'node_modules', 'ioredis');
-  const hidden = join(dir, 'node_modules', '.ioredis-hidden');
-  renameSync(installed, hidden);
+  await step('observability-subpaths.cjs', 'subpaths');
+  // every optional peer moved out of node_modules (and put back)
+  const moved = OPTIONAL_PEERS.map((peer) => {
+    const installed = join(dir, 'node_modules', peer);
+    const hidden = join(dir, 'node_modules', `.hidden-${peer.replace('/', '__')}`);
+    return { installed, hidden };
+  });
+  for (const { installed, hidden } of moved) renameSync(installed, hidden);
   try {
-    await step('without-ioredis.mjs', 'no-ioredis');
+    await step('without-peers.mjs', 'no-peers');
   } finally {
-    renameSync(hidden, installed);
+    for (const { installed, hidden } of moved) renameSync(hidden, installed);
   }
   return Date.now() - t0;
 }

@@ -3,6 +3,7 @@
 // when it does not, the suite fails loudly under CI=true and is skipped elsewhere, with a
 // message saying how to start the service.
 import { spawnSync } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
 
 /** A service a suite needs, and how to start it when it is missing. */
 export interface ServiceSpec {
@@ -27,6 +28,30 @@ export const REDIS: ServiceSpec = (() => {
 
 /** The Redis URL the tests use. */
 export const REDIS_URL = `redis://${REDIS.host}:${REDIS.port}`;
+
+/** RabbitMQ on 127.0.0.1:5672 (guest/guest); `AMQP_URL` (amqp://user:pass@host:port) overrides. */
+export const RABBITMQ_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const RABBITMQ: ServiceSpec = (() => {
+  const url = new URL(RABBITMQ_URL);
+  return {
+    name: 'RabbitMQ',
+    host: url.hostname,
+    port: Number(url.port || 5672),
+    start: 'rabbitmq-server -detached',
+  };
+})();
+
+/** NATS with JetStream on 127.0.0.1:4222; `NATS_URL` (nats://host:port) overrides. */
+export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+export const NATS: ServiceSpec = (() => {
+  const url = new URL(NATS_URL);
+  return {
+    name: 'NATS (JetStream)',
+    host: url.hostname,
+    port: Number(url.port || 4222),
+    start: `nats-server -a ${url.hostname} -p ${url.port || 4222} -js`,
+  };
+})();
 
 const reachable = new Map<string, boolean>();
 
@@ -161,4 +186,44 @@ export class ThrowawayRedis {
       socket.once('error', () => resolve(false));
     });
   }
+}
+
+/**
+ * Chromium for the browser tests (playwright-core drives the system package; no browser is
+ * ever downloaded). `CHROMIUM_PATH` overrides the path.
+ */
+export const CHROMIUM = {
+  name: 'Chromium',
+  path: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  install: 'sudo apt-get install -y chromium',
+  /** Headless flags; without the background-networking ones Chromium stalls when offline. */
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+};
+
+/**
+ * `describe` for a suite that drives Chromium: skipped with a message when it is not
+ * installed, failing the run under CI=true (like `describeWithService`).
+ */
+export function describeWithChromium(title: string, fn: () => void): void {
+  let found = true;
+  try {
+    accessSync(CHROMIUM.path, fsConstants.X_OK);
+  } catch {
+    found = false;
+  }
+  if (found) return describe(title, fn);
+  const message = `Chromium is not installed at ${CHROMIUM.path}. Install it with: ${CHROMIUM.install}`;
+  if (process.env.CI === 'true')
+    throw new Error(`${message} (CI=true: a missing browser fails the run)`);
+  console.warn(`Skipping the browser tests: ${message}`);
+  describe.skip(`${title} (Chromium not installed at ${CHROMIUM.path})`, fn);
 }

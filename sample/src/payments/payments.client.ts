@@ -12,6 +12,7 @@ import {
   Timeout,
   UsePolicy,
 } from '../../../lib';
+import type { DeadLetter as DeadLetterRecord } from '../../../lib';
 import { FlakyGateway } from '../downstream/flaky-gateway';
 import { countsAgainstGateway, isTransient } from './gateway-errors';
 import type {
@@ -47,6 +48,12 @@ const CACHE_SIZE = 1_000;
 export class PaymentsClient {
   private readonly statuses = new Map<string, PaymentStatus>();
   private readonly rates = new Map<string, ExchangeRate>();
+  /**
+   * Customer of each recent charge, by idempotency key: the dead letters carry a masked
+   * customer id, and a replay restores it from here (a real service would read its own
+   * database).
+   */
+  private readonly customers = new Map<string, string>();
 
   constructor(private readonly gateway: FlakyGateway) {}
 
@@ -78,6 +85,7 @@ export class PaymentsClient {
   })
   async charge(request: ChargeRequest): Promise<Payment> {
     const { idempotencyKey, ...charge } = request;
+    this.remember(this.customers, idempotencyKey, request.customerId);
     const payment = await this.call<Payment>('POST', '/charges', charge, {
       'idempotency-key': idempotencyKey,
     });
@@ -178,6 +186,22 @@ export class PaymentsClient {
       throw asGatewayError(error);
     }
     return readJson<T>(response, path);
+  }
+
+  /**
+   * The arguments to replay a charge's dead letter with (`replayDeadLetters` option `args`):
+   * the letter's own, with the masked customer id restored by idempotency key.
+   */
+  restoreCharge(letter: DeadLetterRecord): unknown[] {
+    const [masked] = letter.args as [ChargeRequest];
+    const customerId = this.customers.get(masked?.idempotencyKey);
+    if (customerId === undefined) {
+      throw new Error(
+        `Cannot replay dead letter ${letter.id}: the customer of charge ` +
+          `${String(masked?.idempotencyKey)} is no longer known.`,
+      );
+    }
+    return [{ ...masked, customerId }];
   }
 
   private remember<V>(cache: Map<string, V>, key: string, value: V): void {

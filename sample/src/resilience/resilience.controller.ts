@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   Controller,
   DefaultValuePipe,
   Get,
@@ -14,11 +15,14 @@ import {
   DeadLetter,
   DeadLetterQueue,
   DeadLetterStats,
+  DrainableDeadLetterQueue,
   InjectDeadLetterQueue,
   InMemoryDeadLetterQueue,
   ResilienceRegistry,
+  replayDeadLetters,
   ResilienceStats,
 } from '../../../lib';
+import { PaymentsClient } from '../payments/payments.client';
 import { EventLog, LoggedEvent } from './event-log';
 
 /**
@@ -31,6 +35,7 @@ export class ResilienceController {
     private readonly registry: ResilienceRegistry,
     private readonly log: EventLog,
     @InjectDeadLetterQueue() private readonly deadLetterQueue: DeadLetterQueue,
+    private readonly payments: PaymentsClient,
   ) {}
 
   @Get('stats')
@@ -59,6 +64,42 @@ export class ResilienceController {
     return { letters, stats: this.registry.stats().deadLetters };
   }
 
+  /**
+   * `POST /resilience/dead-letters/replay?limit=100`: once the gateway is back, re-runs the
+   * waiting letters, oldest first, through their methods (and policies), and removes each one
+   * that went through. Stops at the first letter that fails again; it stays queued.
+   */
+  @Post('dead-letters/replay')
+  @HttpCode(200)
+  async replay(
+    @Query('limit', new DefaultValuePipe(100), ParseIntPipe) limit: number,
+  ): Promise<ReplaySummary> {
+    const queue = this.deadLetterQueue as Partial<DrainableDeadLetterQueue>;
+    if (typeof queue.drain !== 'function') {
+      throw new BadRequestException('The configured dead-letter queue cannot be replayed.');
+    }
+    const { replayed, failed } = await replayDeadLetters(
+      queue as DrainableDeadLetterQueue,
+      this.registry,
+      {
+        limit: Math.max(0, limit),
+        args: (letter) =>
+          letter.target === 'PaymentsClient.charge'
+            ? this.payments.restoreCharge(letter)
+            : letter.args,
+      },
+    );
+    return {
+      replayed,
+      failed: failed && {
+        id: failed.letter.id,
+        target: failed.letter.target,
+        error: describe(failed.error),
+      },
+      stats: this.registry.stats().deadLetters,
+    };
+  }
+
   /** Forces a breaker open: calls fail fast with 503 until `/close` or its reset timeout. */
   @Post('breakers/:name/open')
   @HttpCode(200)
@@ -82,4 +123,18 @@ export class ResilienceController {
     if (!breaker) throw new NotFoundException(`No circuit breaker named '${name}'`);
     return breaker;
   }
+}
+
+/** What `POST /resilience/dead-letters/replay` answers. */
+export interface ReplaySummary {
+  replayed: number;
+  /** The letter that failed again (it stays queued), if any. */
+  failed?: { id: string; target: string; error: { name: string; message: string } };
+  stats: DeadLetterStats;
+}
+
+function describe(error: unknown): { name: string; message: string } {
+  return error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { name: 'Error', message: String(error) };
 }
