@@ -1,14 +1,10 @@
 import { FakeClock } from '../../test/utils/fake-clock';
+import { configErrorOf } from '../../test/utils/config-error';
 import { rejectionOf, settle } from '../../test/utils/promises';
 import { CircuitBreakerPolicy } from '../circuit-breaker/circuit-breaker.policy';
 import { CallContext } from '../common/call-context';
 import { wrap } from '../common/compose';
-import {
-  CallAbortedError,
-  CircuitOpenError,
-  ResilienceConfigError,
-  TimeoutError,
-} from '../common/errors';
+import { CallAbortedError, CircuitOpenError, TimeoutError } from '../common/errors';
 import type { ChaosEvent, ResilienceEvent } from '../common/events';
 import { RetryPolicy } from '../retry/retry.policy';
 import { TimeoutPolicy } from '../timeout/timeout.policy';
@@ -46,16 +42,6 @@ function setup(options: ChaosOptions, random: () => number = () => 0) {
   });
   return { clock, policy, events };
 }
-
-const configErrorOf = (fn: () => unknown): ResilienceConfigError => {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ResilienceConfigError);
-    return error as ResilienceConfigError;
-  }
-  throw new Error('expected a ResilienceConfigError');
-};
 
 describe('resolveChaosOptions', () => {
   const fault = () => new InjectedError('boom');

@@ -29,6 +29,7 @@ import * as serializing from '../../lib/dashboard/serialize-event';
 import { ADAPTERS, AdapterName, bootstrapTestingModule } from '../e2e/utils/bootstrap';
 import { openSse, SseConnection } from '../fixtures/sse-client';
 import { useTestApps } from '../fixtures/testing-app';
+import { configErrorOf } from '../utils/config-error';
 import { FakeClock } from '../utils/fake-clock';
 
 const TOKEN = 'dashboard-test-token';
@@ -76,20 +77,10 @@ function appModule(options: ResilienceDashboardOptions, resilience: ResilienceMo
   return DashboardApp;
 }
 
-const configError = (fn: () => unknown): ResilienceConfigError => {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ResilienceConfigError);
-    return error as ResilienceConfigError;
-  }
-  throw new Error('expected a ResilienceConfigError');
-};
-
 describe('ResilienceDashboardModule options', () => {
   it('refuses to start without a token or a guard, saying why', () => {
     for (const options of [undefined, {}, { path: 'ops' }, { token: undefined }]) {
-      const error = configError(() => ResilienceDashboardModule.forRoot(options));
+      const error = configErrorOf(() => ResilienceDashboardModule.forRoot(options));
       expect(error.message).toMatch(/needs "token" or "guard"/);
       expect(error.message).toMatch(/exposes the internals/);
     }
@@ -112,7 +103,7 @@ describe('ResilienceDashboardModule options', () => {
       [{ token: TOKEN, tokn: 'x' }, 'tokn', /unknown key "tokn".*Known keys: path, token/],
     ];
     for (const [options, key, expected] of cases) {
-      const error = configError(() =>
+      const error = configErrorOf(() =>
         ResilienceDashboardModule.forRoot(options as ResilienceDashboardOptions),
       );
       expect({ key: error.key, message: error.message }).toEqual({
@@ -125,7 +116,7 @@ describe('ResilienceDashboardModule options', () => {
 
   it('rejects a weak token without printing it', () => {
     for (const token of ['short', 'has white space', 'naïve-token-value', 12345678]) {
-      const error = configError(() =>
+      const error = configErrorOf(() =>
         ResilienceDashboardModule.forRoot({ token } as ResilienceDashboardOptions),
       );
       expect(error.key).toBe('token');
@@ -624,7 +615,7 @@ describe('ResilienceDashboardModule.forRootAsync() options', () => {
       [{ useClass: Settings }, 'useClass', /unknown key "useClass"/],
     ];
     for (const [options, key, expected] of cases) {
-      const error = configError(() =>
+      const error = configErrorOf(() =>
         ResilienceDashboardModule.forRootAsync(options as ResilienceDashboardAsyncOptions),
       );
       expect({ key: error.key, message: error.message }).toEqual({
